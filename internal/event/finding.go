@@ -1,0 +1,49 @@
+package event
+
+import (
+	"crypto/sha256"
+	"encoding/hex"
+	"time"
+)
+
+// Severity levels, lowest first.
+var Severities = []string{"info", "low", "medium", "high", "critical"}
+
+// Finding is one rule match: what detection publishes to the FINDINGS
+// stream, what is stored in the alerts table and posted to Slack.
+type Finding struct {
+	// AlertID is stable for a rule and its matching events, so a
+	// redelivered event yields the same id and sinks can drop the repeat.
+	AlertID string `json:"alert_id"`
+	// Time is the time of the (last) matching event.
+	Time time.Time `json:"time"`
+	// DetectedAt is when the rule matched.
+	DetectedAt time.Time `json:"detected_at"`
+	// RuleID is the rule's id.
+	RuleID string `json:"rule_id"`
+	// RuleTitle is the rule's fixed title.
+	RuleTitle string `json:"rule_title"`
+	// Summary is the rule's summary template rendered for this match; it
+	// is the alert's title in storage and in Slack.
+	Summary string `json:"summary"`
+	// Severity is one of Severities.
+	Severity string `json:"severity"`
+	// Tags are MITRE ATT&CK ids and other labels.
+	Tags []string `json:"tags,omitempty"`
+	// EventIDs are the ids of the matching events.
+	EventIDs []string `json:"event_ids"`
+	// Event is the (last) matching event.
+	Event Event `json:"event"`
+}
+
+// AlertID derives a finding id from the rule and the matching event ids.
+func AlertID(ruleID string, eventIDs ...string) string {
+	h := sha256.New()
+	h.Write([]byte(ruleID))
+	for _, id := range eventIDs {
+		h.Write([]byte{0})
+		h.Write([]byte(id))
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
