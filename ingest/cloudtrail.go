@@ -1,0 +1,126 @@
+package ingest
+
+import (
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/tripline/tripline/internal/event"
+)
+
+// cloudTrailRecord holds the CloudTrail fields the normalized event needs.
+// The full record stays in Event.Raw for rules.
+type cloudTrailRecord struct {
+	EventTime          string `json:"eventTime"`
+	EventID            string `json:"eventID"`
+	EventName          string `json:"eventName"`
+	EventSource        string `json:"eventSource"`
+	AWSRegion          string `json:"awsRegion"`
+	SourceIPAddress    string `json:"sourceIPAddress"`
+	UserAgent          string `json:"userAgent"`
+	ErrorCode          string `json:"errorCode"`
+	ErrorMessage       string `json:"errorMessage"`
+	RecipientAccountID string `json:"recipientAccountId"`
+	UserIdentity       struct {
+		Type           string `json:"type"`
+		ARN            string `json:"arn"`
+		AccountID      string `json:"accountId"`
+		UserName       string `json:"userName"`
+		PrincipalID    string `json:"principalId"`
+		InvokedBy      string `json:"invokedBy"`
+		SessionContext struct {
+			SessionIssuer struct {
+				ARN string `json:"arn"`
+			} `json:"sessionIssuer"`
+		} `json:"sessionContext"`
+	} `json:"userIdentity"`
+	RequestParameters *cloudTrailTarget `json:"requestParameters"`
+	ResponseElements  *struct {
+		ConsoleLogin string `json:"ConsoleLogin"`
+	} `json:"responseElements"`
+}
+
+// cloudTrailTarget lists requestParameters keys that name the resource an
+// API call acts on, in order of preference.
+type cloudTrailTarget struct {
+	FunctionName string `json:"functionName"`
+	LayerName    string `json:"layerName"`
+	SecretID     string `json:"secretId"`
+	UserName     string `json:"userName"`
+	RoleName     string `json:"roleName"`
+	GroupName    string `json:"groupName"`
+	PolicyArn    string `json:"policyArn"`
+	BucketName   string `json:"bucketName"`
+	Name         string `json:"name"`
+	TrailName    string `json:"trailName"`
+	InstanceID   string `json:"instanceId"`
+	KeyID        string `json:"keyId"`
+}
+
+func (t *cloudTrailTarget) first() string {
+	if t == nil {
+		return ""
+	}
+	for _, s := range [...]string{t.FunctionName, t.LayerName, t.SecretID, t.UserName, t.RoleName,
+		t.GroupName, t.PolicyArn, t.BucketName, t.Name, t.TrailName, t.InstanceID, t.KeyID} {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
+
+// CloudTrail decodes AWS CloudTrail records (one record, as found in the
+// Records array of a CloudTrail S3 file or the detail of an EventBridge
+// event).
+type CloudTrail struct{}
+
+// Decode implements Decoder.
+func (CloudTrail) Decode(rec []byte, ev *event.Event) error {
+	var r cloudTrailRecord
+	if err := json.Unmarshal(rec, &r); err != nil {
+		return fmt.Errorf("cloudtrail record: %w", err)
+	}
+	if r.EventName == "" || r.EventSource == "" {
+		return fmt.Errorf("cloudtrail record: eventName and eventSource are required")
+	}
+	t, err := time.Parse(time.RFC3339, r.EventTime)
+	if err != nil {
+		return fmt.Errorf("cloudtrail record: eventTime %q: %w", r.EventTime, err)
+	}
+	id := r.EventID
+	if id == "" {
+		id = event.ContentID("cloudtrail", rec)
+	}
+	ui := &r.UserIdentity
+	*ev = event.Event{
+		Time:      t.UTC(),
+		Source:    "cloudtrail",
+		EventID:   id,
+		Account:   firstNonEmpty(r.RecipientAccountID, ui.AccountID),
+		Region:    r.AWSRegion,
+		Service:   r.EventSource,
+		Actor:     firstNonEmpty(ui.ARN, ui.SessionContext.SessionIssuer.ARN, ui.UserName, ui.InvokedBy, ui.PrincipalID),
+		SrcIP:     r.SourceIPAddress,
+		UserAgent: r.UserAgent,
+		Action:    r.EventName,
+		Target:    r.RequestParameters.first(),
+		Outcome:   event.OutcomeSuccess,
+		ErrorCode: r.ErrorCode,
+		Message:   r.ErrorMessage,
+		Raw:       rec,
+	}
+	if r.ErrorCode != "" || (r.ResponseElements != nil && r.ResponseElements.ConsoleLogin == "Failure") {
+		ev.Outcome = event.OutcomeFailure
+	}
+	return nil
+}
+
+func firstNonEmpty(ss ...string) string {
+	for _, s := range ss {
+		if s != "" {
+			return s
+		}
+	}
+	return ""
+}
