@@ -1,0 +1,259 @@
+// Package config holds Tripline's configuration: YAML from a file, every
+// key overridable from the environment as TRIPLINE_<SECTION>_<KEY>, and
+// secrets from files through TRIPLINE_<SECTION>_<KEY>_FILE.
+package config
+
+import (
+	"bytes"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"regexp"
+	"strings"
+	"time"
+
+	"go.yaml.in/yaml/v3"
+
+	"github.com/tripline/tripline/ingest"
+)
+
+// Config is the whole configuration of `tripline run`.
+type Config struct {
+	// DataDir holds the embedded NATS server's JetStream files.
+	DataDir string `yaml:"data_dir"`
+	// LogLevel is debug, info, warn or error.
+	LogLevel   string     `yaml:"log_level"`
+	NATS       NATS       `yaml:"nats"`
+	HTTP       HTTP       `yaml:"http"`
+	ClickHouse ClickHouse `yaml:"clickhouse"`
+	Rules      Rules      `yaml:"rules"`
+	Slack      Slack      `yaml:"slack"`
+	Ingest     Ingest     `yaml:"ingest"`
+	Store      Store      `yaml:"store"`
+}
+
+// NATS says where the event bus is.
+type NATS struct {
+	// URL of an external NATS server with JetStream; empty starts the
+	// official server embedded in-process, storing under DataDir.
+	URL string `yaml:"url"`
+	// Listen is the embedded server's client address ("" = in-process
+	// only, no TCP port).
+	Listen string `yaml:"listen"`
+	// Retention is how long streams keep events and findings.
+	Retention time.Duration `yaml:"retention"`
+}
+
+// HTTP configures the ingest listener.
+type HTTP struct {
+	// Listen is the ingest address.
+	Listen string `yaml:"listen"`
+	// MaxBodyBytes caps a request body, before and after decompression.
+	MaxBodyBytes int64 `yaml:"max_body_bytes"`
+	// MaxRecordBytes caps one record.
+	MaxRecordBytes int64 `yaml:"max_record_bytes"`
+	// AuthToken, when set, is required as "Authorization: Bearer <token>"
+	// on ingest endpoints. Required when Listen is not a loopback address.
+	AuthToken string `yaml:"auth_token" secret:"true"`
+}
+
+// ClickHouse says where events and alerts are stored.
+type ClickHouse struct {
+	// Addr is host:port of the native protocol.
+	Addr     string `yaml:"addr"`
+	Database string `yaml:"database"`
+	Username string `yaml:"username"`
+	Password string `yaml:"password" secret:"true"`
+}
+
+// Rules says which detection rules are loaded.
+type Rules struct {
+	// Paths are rule files or directories loaded besides the built-in pack.
+	Paths []string `yaml:"paths"`
+	// Builtin loads the pack embedded in the binary.
+	Builtin bool `yaml:"builtin"`
+}
+
+// Slack says where alerts are posted. With neither a webhook nor a token
+// set, alerts go to the log.
+type Slack struct {
+	// WebhookURL is an incoming webhook.
+	WebhookURL string `yaml:"webhook_url" secret:"true"`
+	// Token is a bot token used with Channel (chat.postMessage).
+	Token   string `yaml:"token" secret:"true"`
+	Channel string `yaml:"channel"`
+	// APIURL overrides the Web API base URL (tests, proxies).
+	APIURL string `yaml:"api_url"`
+}
+
+// Ingest configures decoding.
+type Ingest struct {
+	// JSON names the time and message fields of generic JSON logs.
+	JSON ingest.JSONConfig `yaml:"json"`
+}
+
+// Store configures the ClickHouse writer.
+type Store struct {
+	// BatchSize is the most rows written in one insert.
+	BatchSize int `yaml:"batch_size"`
+	// FlushInterval is the longest an event waits before being written.
+	FlushInterval time.Duration `yaml:"flush_interval"`
+}
+
+// Default returns the one-machine defaults.
+func Default() Config {
+	return Config{
+		DataDir:    "./data",
+		LogLevel:   "info",
+		NATS:       NATS{Listen: "127.0.0.1:4222", Retention: 72 * time.Hour},
+		HTTP:       HTTP{Listen: "127.0.0.1:8080", MaxBodyBytes: 10 << 20, MaxRecordBytes: 1 << 20},
+		ClickHouse: ClickHouse{Addr: "127.0.0.1:9000", Database: "tripline", Username: "default"},
+		Rules:      Rules{Builtin: true},
+		Ingest:     Ingest{JSON: ingest.DefaultJSONConfig},
+		Store:      Store{BatchSize: 5000, FlushInterval: 250 * time.Millisecond},
+	}
+}
+
+// Load reads the YAML file at path (none when path is ""), applies the
+// environment, and validates the result.
+func Load(path string, environ []string) (Config, error) {
+	cfg := Default()
+	if path != "" {
+		b, err := os.ReadFile(path)
+		if err != nil {
+			return cfg, fmt.Errorf("config: %w", err)
+		}
+		if err := decodeYAML(b, &cfg); err != nil {
+			return cfg, fmt.Errorf("config %s: %w", path, err)
+		}
+	}
+	if err := applyEnv(&cfg, environ); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	if err := cfg.Validate(); err != nil {
+		return cfg, fmt.Errorf("config: %w", err)
+	}
+	return cfg, nil
+}
+
+func decodeYAML(b []byte, cfg *Config) error {
+	dec := yaml.NewDecoder(bytes.NewReader(b))
+	dec.KnownFields(true)
+	err := dec.Decode(cfg)
+	if err == nil || errors.Is(err, io.EOF) {
+		return nil
+	}
+	var te *yaml.TypeError
+	if !errors.As(err, &te) {
+		return err
+	}
+	// Name the key of each error: yaml reports only a line.
+	var root yaml.Node
+	_ = yaml.Unmarshal(b, &root)
+	msgs := make([]string, len(te.Errors))
+	for i, m := range te.Errors {
+		var line int
+		if _, scanErr := fmt.Sscanf(m, "line %d:", &line); scanErr == nil {
+			if key := keyAtLine(&root, "", line); key != "" {
+				m = key + ": " + m
+			}
+		}
+		msgs[i] = m
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
+
+// keyAtLine returns the dotted key whose key or value starts on line.
+func keyAtLine(n *yaml.Node, prefix string, line int) string {
+	if n.Kind == yaml.DocumentNode && len(n.Content) > 0 {
+		return keyAtLine(n.Content[0], prefix, line)
+	}
+	if n.Kind != yaml.MappingNode {
+		return ""
+	}
+	for i := 0; i+1 < len(n.Content); i += 2 {
+		k, v := n.Content[i], n.Content[i+1]
+		key := k.Value
+		if prefix != "" {
+			key = prefix + "." + key
+		}
+		if found := keyAtLine(v, key, line); found != "" {
+			return found
+		}
+		if k.Line == line || v.Line == line {
+			return key
+		}
+	}
+	return ""
+}
+
+var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// Validate checks values that the types alone do not, naming the key.
+func (c *Config) Validate() error {
+	var errs []error
+	bad := func(key, format string, a ...any) {
+		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
+	}
+	switch c.LogLevel {
+	case "debug", "info", "warn", "error":
+	default:
+		bad("log_level", "%q is not one of debug, info, warn, error", c.LogLevel)
+	}
+	if c.DataDir == "" {
+		bad("data_dir", "must not be empty")
+	}
+	if c.NATS.Listen != "" {
+		if _, _, err := net.SplitHostPort(c.NATS.Listen); err != nil {
+			bad("nats.listen", "%v", err)
+		}
+	}
+	if c.NATS.Retention < time.Minute {
+		bad("nats.retention", "%s is shorter than a minute", c.NATS.Retention)
+	}
+	host, _, err := net.SplitHostPort(c.HTTP.Listen)
+	if err != nil {
+		bad("http.listen", "%v", err)
+	} else if !IsLoopback(host) && c.HTTP.AuthToken == "" {
+		bad("http.auth_token", "required when http.listen (%s) is not a loopback address", c.HTTP.Listen)
+	}
+	if c.HTTP.MaxBodyBytes <= 0 {
+		bad("http.max_body_bytes", "must be positive")
+	}
+	if c.HTTP.MaxRecordBytes <= 0 || c.HTTP.MaxRecordBytes > c.HTTP.MaxBodyBytes {
+		bad("http.max_record_bytes", "must be positive and at most http.max_body_bytes")
+	}
+	if _, _, err := net.SplitHostPort(c.ClickHouse.Addr); err != nil {
+		bad("clickhouse.addr", "%v", err)
+	}
+	if !identRE.MatchString(c.ClickHouse.Database) {
+		bad("clickhouse.database", "%q is not a valid identifier", c.ClickHouse.Database)
+	}
+	if c.Slack.Token != "" && c.Slack.Channel == "" {
+		bad("slack.channel", "required with slack.token")
+	}
+	if c.Slack.Token != "" && c.Slack.WebhookURL != "" {
+		bad("slack.webhook_url", "set either slack.webhook_url or slack.token, not both")
+	}
+	if len(c.Ingest.JSON.TimeFields) == 0 {
+		bad("ingest.json.time_fields", "must not be empty")
+	}
+	if c.Store.BatchSize < 1 || c.Store.BatchSize > 100000 {
+		bad("store.batch_size", "%d is outside 1..100000", c.Store.BatchSize)
+	}
+	if c.Store.FlushInterval <= 0 {
+		bad("store.flush_interval", "must be positive")
+	}
+	return errors.Join(errs...)
+}
+
+// IsLoopback reports whether host names only this machine.
+func IsLoopback(host string) bool {
+	if host == "localhost" {
+		return true
+	}
+	ip := net.ParseIP(host)
+	return ip != nil && ip.IsLoopback()
+}
