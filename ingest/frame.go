@@ -100,10 +100,7 @@ func unwrap(v []byte, line int, emit func([]byte, int) error) error {
 		}
 		return nil
 	case '{':
-		if !json.Valid(v) {
-			var x any
-			return syntaxError(v, line, json.Unmarshal(v, &x))
-		}
+		// The decoder validates the whole object.
 		return unwrapObject(v, line, emit)
 	default:
 		return &RecordError{Line: line, Err: fmt.Errorf("want a JSON object or array, got %q", clip(v, 16))}

@@ -1,0 +1,175 @@
+// Package bus is Tripline's NATS JetStream plumbing: the embedded server,
+// the EVENTS and FINDINGS streams, publishing batches and the key-value
+// bucket that records sent alerts.
+package bus
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"path/filepath"
+	"strconv"
+	"time"
+
+	"github.com/nats-io/nats-server/v2/server"
+	"github.com/nats-io/nats.go"
+	"github.com/nats-io/nats.go/jetstream"
+)
+
+// Stream and subject names.
+const (
+	EventsStream    = "EVENTS"
+	EventsSubject   = "tl.events."
+	FindingsStream  = "FINDINGS"
+	FindingsSubject = "tl.findings."
+	SentBucket      = "tripline_alerts_sent"
+)
+
+// Config says how to reach NATS.
+type Config struct {
+	// URL of an external server; empty starts an embedded one.
+	URL string
+	// Listen is the embedded server's client address; "" accepts
+	// in-process connections only.
+	Listen string
+	// StoreDir holds the embedded server's JetStream files.
+	StoreDir string
+	// Retention is the max age of stream messages and sent-alert records.
+	Retention time.Duration
+}
+
+// Bus is a connection to JetStream with Tripline's streams in place.
+type Bus struct {
+	NC  *nats.Conn
+	JS  jetstream.JetStream
+	srv *server.Server
+	log *slog.Logger
+}
+
+// maxPayload is the embedded server's message size limit.
+const maxPayload = 8 << 20
+
+// Open connects to NATS (starting the embedded server when cfg.URL is
+// empty) and creates or updates the streams and the sent-alert bucket.
+func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
+	b := &Bus{log: log}
+	var opts []nats.Option
+	url := cfg.URL
+	if url == "" {
+		srv, err := startEmbedded(cfg)
+		if err != nil {
+			return nil, err
+		}
+		b.srv = srv
+		opts = append(opts, nats.InProcessServer(srv))
+	}
+	opts = append(opts, nats.Name("tripline"), nats.MaxReconnects(-1),
+		nats.DisconnectErrHandler(func(_ *nats.Conn, err error) {
+			if err != nil {
+				log.Warn("nats disconnected", "err", err)
+			}
+		}))
+	nc, err := nats.Connect(url, opts...)
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("connect to nats %q: %w", url, err)
+	}
+	b.NC = nc
+	b.JS, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
+	if err != nil {
+		b.Close()
+		return nil, fmt.Errorf("jetstream: %w", err)
+	}
+	if err := b.ensure(ctx, cfg.Retention); err != nil {
+		b.Close()
+		return nil, err
+	}
+	return b, nil
+}
+
+func startEmbedded(cfg Config) (*server.Server, error) {
+	opts := &server.Options{
+		ServerName: "tripline",
+		JetStream:  true,
+		StoreDir:   filepath.Join(cfg.StoreDir, "jetstream"),
+		MaxPayload: maxPayload,
+		NoSigs:     true,
+		NoLog:      true,
+	}
+	if cfg.Listen == "" {
+		opts.DontListen = true
+	} else {
+		host, port, err := net.SplitHostPort(cfg.Listen)
+		if err != nil {
+			return nil, fmt.Errorf("nats.listen %q: %w", cfg.Listen, err)
+		}
+		opts.Host = host
+		if opts.Port, err = strconv.Atoi(port); err != nil {
+			return nil, fmt.Errorf("nats.listen %q: %w", cfg.Listen, err)
+		}
+	}
+	srv, err := server.NewServer(opts)
+	if err != nil {
+		return nil, fmt.Errorf("embedded nats: %w", err)
+	}
+	go srv.Start()
+	if !srv.ReadyForConnections(30 * time.Second) {
+		srv.Shutdown()
+		return nil, fmt.Errorf("embedded nats did not start within 30s (is %s in use, or %s not writable?)", cfg.Listen, opts.StoreDir)
+	}
+	return srv, nil
+}
+
+func (b *Bus) ensure(ctx context.Context, retention time.Duration) error {
+	for _, sc := range []jetstream.StreamConfig{
+		{Name: EventsStream, Subjects: []string{EventsSubject + ">"}},
+		{Name: FindingsStream, Subjects: []string{FindingsSubject + ">"}},
+	} {
+		sc.Storage = jetstream.FileStorage
+		sc.MaxAge = retention
+		sc.Duplicates = 2 * time.Minute
+		if _, err := b.JS.CreateOrUpdateStream(ctx, sc); err != nil {
+			return fmt.Errorf("create stream %s: %w", sc.Name, err)
+		}
+	}
+	_, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
+		Bucket: SentBucket, TTL: retention, Storage: jetstream.FileStorage,
+		Description: "alert ids already delivered to the notifier",
+	})
+	if err != nil {
+		return fmt.Errorf("create key-value bucket %s: %w", SentBucket, err)
+	}
+	return nil
+}
+
+// Ping checks that JetStream answers.
+func (b *Bus) Ping(ctx context.Context) error {
+	if b.NC == nil || !b.NC.IsConnected() {
+		return errors.New("nats: not connected")
+	}
+	_, err := b.JS.AccountInfo(ctx)
+	return err
+}
+
+// ClientURL is the embedded server's client URL, or "" when it accepts
+// in-process connections only or NATS is external.
+func (b *Bus) ClientURL() string {
+	if b.srv == nil || b.srv.Addr() == nil {
+		return ""
+	}
+	return b.srv.ClientURL()
+}
+
+// Close drains the connection and stops the embedded server.
+func (b *Bus) Close() {
+	if b.NC != nil {
+		_ = b.NC.Flush()
+		b.NC.Close()
+	}
+	if b.srv != nil {
+		b.srv.Shutdown()
+		b.srv.WaitForShutdown()
+	}
+}
