@@ -1,0 +1,63 @@
+package pipeline
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tripline/tripline/internal/bus"
+	"github.com/tripline/tripline/internal/event"
+)
+
+// Matcher evaluates rules over one event; one per worker.
+type Matcher interface {
+	Match(ev *event.Event, out []event.Finding) ([]event.Finding, error)
+}
+
+// Detect evaluates every event against the rules and publishes findings.
+type Detect struct {
+	Bus        *bus.Bus
+	NewMatcher func() Matcher
+	Workers    int
+	Log        *slog.Logger
+}
+
+// Run consumes EVENTS until ctx ends.
+func (d *Detect) Run(ctx context.Context) error {
+	c := consumer{stream: bus.EventsStream, durable: "detect", ackWait: 30 * time.Second, maxAckPending: 2000}
+	matchers := make(chan Matcher, d.Workers)
+	for range d.Workers {
+		matchers <- d.NewMatcher()
+	}
+	return c.run(ctx, d.Bus.JS, d.Workers, func(m jetstream.Msg) {
+		mt := <-matchers
+		defer func() { matchers <- mt }()
+		d.handle(ctx, mt, m)
+	})
+}
+
+func (d *Detect) handle(ctx context.Context, mt Matcher, m jetstream.Msg) {
+	evs, err := event.UnmarshalBatch(m.Data())
+	if err != nil {
+		d.Log.Error("dropping undecodable event batch", "subject", m.Subject(), "err", err)
+		_ = m.Term()
+		return
+	}
+	var findings []event.Finding
+	for i := range evs {
+		findings, err = mt.Match(&evs[i], findings)
+		if err != nil {
+			d.Log.Warn("rule evaluation error", "event_id", evs[i].EventID, "err", err)
+		}
+	}
+	if len(findings) > 0 {
+		if err := d.Bus.PublishFindings(ctx, findings); err != nil {
+			d.Log.Error("publishing findings, will retry", "err", err)
+			_ = m.NakWithDelay(time.Second)
+			return
+		}
+	}
+	_ = m.Ack()
+}

@@ -1,0 +1,126 @@
+package pipeline
+
+import (
+	"context"
+	"log/slog"
+	"time"
+
+	"github.com/nats-io/nats.go/jetstream"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tripline/tripline/internal/bus"
+	"github.com/tripline/tripline/internal/event"
+)
+
+// Writer stores events and findings; checkExisting asks it to skip rows
+// already stored (the messages were delivered before).
+type Writer interface {
+	InsertEvents(ctx context.Context, evs []event.Event, checkExisting bool) (int, error)
+	InsertAlerts(ctx context.Context, fs []event.Finding, checkExisting bool) (int, error)
+}
+
+// Store writes EVENTS and FINDINGS to ClickHouse in batches and
+// acknowledges each message only after its batch is committed.
+type Store struct {
+	Bus       *bus.Bus
+	Writer    Writer
+	BatchSize int
+	Flush     time.Duration
+	Log       *slog.Logger
+}
+
+// Run consumes both streams until ctx ends.
+func (s *Store) Run(ctx context.Context) error {
+	g, ctx := errgroup.WithContext(ctx)
+	g.Go(func() error {
+		b := batcher[event.Event]{
+			c:      consumer{stream: bus.EventsStream, durable: "store-events", ackWait: time.Minute, maxAckPending: 20000},
+			decode: event.UnmarshalBatch,
+			write:  s.Writer.InsertEvents,
+		}
+		return b.run(ctx, s)
+	})
+	g.Go(func() error {
+		b := batcher[event.Finding]{
+			c: consumer{stream: bus.FindingsStream, durable: "store-alerts", ackWait: time.Minute, maxAckPending: 20000},
+			decode: func(b []byte) ([]event.Finding, error) {
+				f, err := event.UnmarshalFinding(b)
+				return []event.Finding{f}, err
+			},
+			// Findings are few and may be republished after the bus's
+			// duplicate window, so the writer always checks.
+			write: func(ctx context.Context, fs []event.Finding, _ bool) (int, error) {
+				return s.Writer.InsertAlerts(ctx, fs, true)
+			},
+		}
+		return b.run(ctx, s)
+	})
+	return g.Wait()
+}
+
+// batcher collects messages until BatchSize items or Flush elapses, writes
+// them in one insert and then acks them.
+type batcher[T any] struct {
+	c      consumer
+	decode func([]byte) ([]T, error)
+	write  func(context.Context, []T, bool) (int, error)
+}
+
+func (b *batcher[T]) run(ctx context.Context, s *Store) error {
+	in := make(chan jetstream.Msg, 256)
+	errc := make(chan error, 1)
+	go func() {
+		errc <- b.c.run(ctx, s.Bus.JS, 1, func(m jetstream.Msg) {
+			select {
+			case in <- m:
+			case <-ctx.Done():
+			}
+		})
+	}()
+	var (
+		msgs  []jetstream.Msg
+		items []T
+		redel bool
+	)
+	tick := time.NewTicker(s.Flush)
+	defer tick.Stop()
+	flush := func() {
+		if len(msgs) == 0 {
+			return
+		}
+		n, err := b.write(ctx, items, redel)
+		if err != nil {
+			s.Log.Error("store write failed, messages will be redelivered", "consumer", b.c.durable, "rows", len(items), "err", err)
+			for _, m := range msgs {
+				_ = m.NakWithDelay(2 * time.Second)
+			}
+		} else {
+			for _, m := range msgs {
+				_ = m.Ack()
+			}
+			s.Log.Debug("stored", "consumer", b.c.durable, "rows", n, "messages", len(msgs))
+		}
+		msgs, items, redel = msgs[:0], items[:0], false
+	}
+	for {
+		select {
+		case m := <-in:
+			its, err := b.decode(m.Data())
+			if err != nil {
+				s.Log.Error("dropping undecodable message", "consumer", b.c.durable, "subject", m.Subject(), "err", err)
+				_ = m.Term()
+				continue
+			}
+			msgs = append(msgs, m)
+			items = append(items, its...)
+			redel = redel || redelivered(m)
+			if len(items) >= s.BatchSize {
+				flush()
+			}
+		case <-tick.C:
+			flush()
+		case err := <-errc:
+			return err
+		}
+	}
+}
