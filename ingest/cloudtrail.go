@@ -79,7 +79,7 @@ type CloudTrail struct{}
 func (CloudTrail) Decode(rec []byte, ev *event.Event) error {
 	var r cloudTrailRecord
 	if err := json.Unmarshal(rec, &r); err != nil {
-		return fmt.Errorf("cloudtrail record: %w", err)
+		return fmt.Errorf("cloudtrail record: %w", jsonError(err))
 	}
 	if r.EventName == "" || r.EventSource == "" {
 		return fmt.Errorf("cloudtrail record: eventName and eventSource are required")

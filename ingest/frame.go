@@ -145,3 +145,13 @@ func clip(b []byte, n int) string {
 	}
 	return string(b)
 }
+
+// jsonError words a decoding error for the sender: syntax errors say the
+// JSON is invalid, type errors name the field.
+func jsonError(err error) error {
+	var se *json.SyntaxError
+	if errors.As(err, &se) {
+		return fmt.Errorf("invalid JSON: %w", err)
+	}
+	return err
+}

@@ -109,6 +109,7 @@ func (h *Handler) ingest(r *http.Request, source string) (int, *httpError) {
 	}
 	now := time.Now().UTC()
 	var evs []event.Event
+	seen := map[string]struct{}{}
 	err := SplitRecords(body, framing, func(rec []byte) error {
 		if int64(len(rec)) > h.cfg.MaxRecordBytes {
 			return fmt.Errorf("%w: %d bytes, limit %d", errRecordTooLarge, len(rec), h.cfg.MaxRecordBytes)
@@ -117,6 +118,10 @@ func (h *Handler) ingest(r *http.Request, source string) (int, *httpError) {
 		if err := dec.Decode(rec, &ev); err != nil {
 			return err
 		}
+		if _, dup := seen[ev.EventID]; dup {
+			return nil // the same record twice in one request is stored once
+		}
+		seen[ev.EventID] = struct{}{}
 		ev.IngestedAt = now
 		evs = append(evs, ev)
 		return nil

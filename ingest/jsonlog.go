@@ -36,7 +36,7 @@ type JSONLog struct {
 func (d JSONLog) Decode(rec []byte, ev *event.Event) error {
 	var m map[string]json.RawMessage
 	if err := json.Unmarshal(rec, &m); err != nil {
-		return fmt.Errorf("json record: %w", err)
+		return fmt.Errorf("json record: %w", jsonError(err))
 	}
 	if m == nil {
 		return fmt.Errorf("json record: want an object, got null")

@@ -1,0 +1,151 @@
+package main
+
+import (
+	"bufio"
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"os/signal"
+
+	"github.com/schollz/progressbar/v3"
+	"github.com/spf13/cobra"
+	"golang.org/x/term"
+
+	"github.com/tripline/tripline/ingest"
+	"github.com/tripline/tripline/internal/client"
+)
+
+// maxReplayFile caps what replay reads from one (decompressed) file.
+const maxReplayFile = 2 << 30
+
+func newReplayCmd() *cobra.Command {
+	var (
+		source, url, token string
+		batch              int
+	)
+	cmd := &cobra.Command{
+		Use:   "replay [--source S] FILE...",
+		Short: "Send log files through a running pipeline",
+		Long: `Replay reads JSON, NDJSON or CloudTrail S3 files ({"Records":[...]}), gzipped
+or not, and posts their records to a running 'tripline run' in batches, as a
+log shipper would. Batches the server cannot store are retried; their event
+ids are stable, so a retry never duplicates an event.
+
+Without --source, a file whose records look like CloudTrail is sent as
+cloudtrail and anything else as json.`,
+		Example: `  tripline replay deploy/demo/attack.ndjson
+  tripline replay --source cloudtrail 111122223333_CloudTrail_us-east-1_*.json.gz
+  tripline replay --url http://tripline:8080 --source json app.log.gz`,
+		Args: cobra.MinimumNArgs(1),
+		RunE: func(cmd *cobra.Command, files []string) error {
+			cfg, err := loadConfig(cmd)
+			if err != nil {
+				return err
+			}
+			if url == "" {
+				url = "http://" + cfg.HTTP.Listen
+				if host, port, err := net.SplitHostPort(cfg.HTTP.Listen); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+					url = "http://" + net.JoinHostPort("127.0.0.1", port)
+				}
+			}
+			if token == "" {
+				token = cfg.HTTP.AuthToken
+			}
+			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
+			defer stop()
+			c := &client.Client{BaseURL: url, Token: token}
+			total := 0
+			for _, f := range files {
+				n, err := replayFile(ctx, cmd, c, f, source, batch)
+				total += n
+				if err != nil {
+					return fmt.Errorf("%s: %w (%d events accepted before)", f, err, total)
+				}
+			}
+			fmt.Fprintf(cmd.OutOrStdout(), "replayed %d events from %d file(s)\n", total, len(files))
+			return nil
+		},
+	}
+	cmd.Flags().StringVarP(&source, "source", "s", "", "source of the records: cloudtrail or json (default: guessed per file)")
+	cmd.Flags().StringVar(&url, "url", "", "base URL of the pipeline (default: from http.listen)")
+	cmd.Flags().StringVar(&token, "token", "", "bearer token (default: http.auth_token; prefer TRIPLINE_HTTP_AUTH_TOKEN)")
+	cmd.Flags().IntVar(&batch, "batch", 1000, "records per request")
+	return cmd
+}
+
+func replayFile(ctx context.Context, cmd *cobra.Command, c *client.Client, path, source string, batch int) (int, error) {
+	data, err := readMaybeGzip(path)
+	if err != nil {
+		return 0, err
+	}
+	framing := ingest.FrameNDJSON
+	if json.Valid(data) { // one JSON value: an array, a CloudTrail file, an object
+		framing = ingest.FrameJSON
+	}
+	var records [][]byte
+	err = ingest.SplitRecords(data, framing, func(rec []byte) error {
+		records = append(records, bytes.Clone(rec))
+		return nil
+	})
+	if err != nil {
+		return 0, err
+	}
+	if source == "" {
+		source = guessSource(records)
+	}
+	var bar *progressbar.ProgressBar
+	if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
+		bar = progressbar.Default(int64(len(records)), path)
+	}
+	sent := 0
+	for i := 0; i < len(records); i += batch {
+		chunk := records[i:min(i+batch, len(records))]
+		n, err := c.Send(ctx, source, chunk)
+		sent += n
+		if err != nil {
+			return sent, err
+		}
+		if bar != nil {
+			_ = bar.Add(len(chunk))
+		}
+	}
+	return sent, nil
+}
+
+// guessSource says cloudtrail when the first record has CloudTrail's keys.
+func guessSource(records [][]byte) string {
+	if len(records) > 0 && bytes.Contains(records[0], []byte(`"eventSource"`)) && bytes.Contains(records[0], []byte(`"eventName"`)) {
+		return "cloudtrail"
+	}
+	return "json"
+}
+
+func readMaybeGzip(path string) ([]byte, error) {
+	f, err := os.Open(path)
+	if err != nil {
+		return nil, err
+	}
+	defer f.Close()
+	br := bufio.NewReader(f)
+	var r io.Reader = br
+	if magic, _ := br.Peek(2); len(magic) == 2 && magic[0] == 0x1f && magic[1] == 0x8b {
+		zr, err := gzip.NewReader(br)
+		if err != nil {
+			return nil, err
+		}
+		r = zr
+	}
+	b, err := io.ReadAll(io.LimitReader(r, maxReplayFile+1))
+	if err != nil {
+		return nil, err
+	}
+	if len(b) > maxReplayFile {
+		return nil, fmt.Errorf("larger than %d bytes decompressed", maxReplayFile)
+	}
+	return b, nil
+}
