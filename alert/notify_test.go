@@ -162,7 +162,7 @@ func TestPermanentErrorsAreNotRetried(t *testing.T) {
 	cases := []struct {
 		name    string
 		make    func(fs *slacktest.Server) Notifier
-		respond func(int, slacktest.Payload) reply
+		respond func(int, slacktest.Payload) slacktest.Reply
 		want    string
 	}{
 		{"bot invalid_auth", func(fs *slacktest.Server) Notifier { return NewBot("xoxb-wrong-token", "C1", fs.APIURL(), nil) }, nil, "invalid_auth"},
@@ -216,7 +216,7 @@ func TestSecretsNeverLeak(t *testing.T) {
 		name    string
 		secret  func(fs *slacktest.Server) string
 		make    func(fs *slacktest.Server) Notifier
-		respond func(int, slacktest.Payload) reply
+		respond func(int, slacktest.Payload) slacktest.Reply
 		fs      *slacktest.Server
 	}
 	tokenOf := func(fs *slacktest.Server) string { return fs.Token }
