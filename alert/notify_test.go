@@ -169,7 +169,7 @@ func TestPermanentErrorsAreNotRetried(t *testing.T) {
 		{"bot channel_not_found", func(fs *slacktest.Server) Notifier { return NewBot(fs.Token, "C404", fs.APIURL(), nil) },
 			func(int, slacktest.Payload) slacktest.Reply { return slacktest.Reply{SlackError: "channel_not_found"} }, "channel_not_found"},
 		{"bot no channel", func(fs *slacktest.Server) Notifier { return NewBot(fs.Token, "", fs.APIURL(), nil) }, nil, "no channel"},
-		{"webhook invalid_token", func(fs *slacktest.Server) Notifier { return NewWebhook(fs.srv.URL+"/services/T000/B000/revoked", nil) }, nil, "403"},
+		{"webhook invalid_token", func(fs *slacktest.Server) Notifier { return NewWebhook(fs.URL()+"/services/T000/B000/revoked", nil) }, nil, "403"},
 		{"webhook channel_not_found", func(fs *slacktest.Server) Notifier { return NewWebhook(fs.WebhookURL(), nil) },
 			func(int, slacktest.Payload) slacktest.Reply { return slacktest.Reply{SlackError: "channel_not_found"} }, "404"},
 		{"webhook 400", func(fs *slacktest.Server) Notifier { return NewWebhook(fs.WebhookURL(), nil) },
@@ -211,7 +211,7 @@ func (fn notifierFunc) Notify(ctx context.Context, f event.Finding) error { retu
 // of those errors, whatever way the delivery fails.
 func TestSecretsNeverLeak(t *testing.T) {
 	closed := slacktest.New(t, nil)
-	closed.srv.Close() // connection refused: net/http errors quote the URL
+	closed.Close() // connection refused: net/http errors quote the URL
 	type setup struct {
 		name    string
 		secret  func(fs *slacktest.Server) string

@@ -77,6 +77,12 @@ func (fs *Server) Handler() http.Handler {
 	return mux
 }
 
+// URL returns the server's base URL.
+func (fs *Server) URL() string { return fs.srv.URL }
+
+// Close stops the server.
+func (fs *Server) Close() { fs.srv.Close() }
+
 // APIURL returns the Web API base URL, without the trailing slash.
 func (fs *Server) APIURL() string { return fs.srv.URL + "/api" }
 
