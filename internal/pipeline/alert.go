@@ -37,7 +37,7 @@ func (a *Alert) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c := consumer{stream: bus.FindingsStream, durable: "alert", ackWait: 5 * time.Minute, maxAckPending: 1000}
+	c := consumer{stream: bus.FindingsStream, durable: "alert", maxAckPending: 1000}
 	return c.run(ctx, a.Bus.JS, a.Workers, func(m jetstream.Msg) {
 		f, err := event.UnmarshalFinding(m.Data())
 		if err != nil {
@@ -53,7 +53,10 @@ func (a *Alert) Run(ctx context.Context) error {
 			_ = m.NakWithDelay(a.RetryDelay)
 			return
 		}
-		if err := a.Notifier.Notify(ctx, f); err != nil {
+		stop := keepAlive(m) // retries may outlast ackWait
+		err = a.Notifier.Notify(ctx, f)
+		stop()
+		if err != nil {
 			a.Log.Error("alert not delivered, will retry", "alert_id", f.AlertID, "rule_id", f.RuleID, "err", err)
 			_ = m.NakWithDelay(a.RetryDelay)
 			return

@@ -13,11 +13,16 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
+// ackWait is how long a delivered message may stay unacknowledged before
+// JetStream delivers it again. It bounds how long messages handed to a
+// process that crashed wait after its restart; slow handlers extend it
+// with keepAlive.
+const ackWait = 10 * time.Second
+
 // consumer is a durable pull consumer whose messages are handed to
 // workers through a channel.
 type consumer struct {
 	stream, durable string
-	ackWait         time.Duration
 	maxAckPending   int
 }
 
@@ -27,7 +32,7 @@ func (c consumer) run(ctx context.Context, js jetstream.JetStream, workers int, 
 	cons, err := js.CreateOrUpdateConsumer(ctx, c.stream, jetstream.ConsumerConfig{
 		Durable:       c.durable,
 		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       c.ackWait,
+		AckWait:       ackWait,
 		MaxAckPending: c.maxAckPending,
 		MaxDeliver:    -1,
 		DeliverPolicy: jetstream.DeliverAllPolicy,
@@ -64,9 +69,21 @@ func (c consumer) run(ctx context.Context, js jetstream.JetStream, workers int, 
 	return nil
 }
 
-// redelivered reports whether m was delivered before, so its effect may
-// already be stored.
-func redelivered(m jetstream.Msg) bool {
-	md, err := m.Metadata()
-	return err != nil || md.NumDelivered > 1
+// keepAlive tells JetStream that m is still being worked on, every half
+// ackWait, until the returned stop is called.
+func keepAlive(m jetstream.Msg) (stop func()) {
+	done := make(chan struct{})
+	go func() {
+		t := time.NewTicker(ackWait / 2)
+		defer t.Stop()
+		for {
+			select {
+			case <-t.C:
+				_ = m.InProgress()
+			case <-done:
+				return
+			}
+		}
+	}()
+	return func() { close(done) }
 }

@@ -13,7 +13,7 @@ import (
 )
 
 // Writer stores events and findings; checkExisting asks it to skip rows
-// already stored (the messages were delivered before).
+// already stored.
 type Writer interface {
 	InsertEvents(ctx context.Context, evs []event.Event, checkExisting bool) (int, error)
 	InsertAlerts(ctx context.Context, fs []event.Finding, checkExisting bool) (int, error)
@@ -34,7 +34,7 @@ func (s *Store) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		b := batcher[event.Event]{
-			c:      consumer{stream: bus.EventsStream, durable: "store-events", ackWait: time.Minute, maxAckPending: 20000},
+			c:      consumer{stream: bus.EventsStream, durable: "store-events", maxAckPending: 20000},
 			decode: event.UnmarshalBatch,
 			write:  s.Writer.InsertEvents,
 		}
@@ -42,16 +42,12 @@ func (s *Store) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		b := batcher[event.Finding]{
-			c: consumer{stream: bus.FindingsStream, durable: "store-alerts", ackWait: time.Minute, maxAckPending: 20000},
+			c: consumer{stream: bus.FindingsStream, durable: "store-alerts", maxAckPending: 20000},
 			decode: func(b []byte) ([]event.Finding, error) {
 				f, err := event.UnmarshalFinding(b)
 				return []event.Finding{f}, err
 			},
-			// Findings are few and may be republished after the bus's
-			// duplicate window, so the writer always checks.
-			write: func(ctx context.Context, fs []event.Finding, _ bool) (int, error) {
-				return s.Writer.InsertAlerts(ctx, fs, true)
-			},
+			write: s.Writer.InsertAlerts,
 		}
 		return b.run(ctx, s)
 	})
@@ -60,10 +56,16 @@ func (s *Store) Run(ctx context.Context) error {
 
 // batcher collects messages until BatchSize items or Flush elapses, writes
 // them in one insert and then acks them.
+//
+// The writer is always asked to skip rows already stored: a message can
+// come back after its rows were committed, either redelivered (the ack was
+// lost in a crash, and a consumer's delivery count may be lost with it) or
+// published again after the bus's duplicate window. The check costs a
+// lookup of the batch's ids, far less than the insert.
 type batcher[T any] struct {
 	c      consumer
 	decode func([]byte) ([]T, error)
-	write  func(context.Context, []T, bool) (int, error)
+	write  func(ctx context.Context, items []T, checkExisting bool) (int, error)
 }
 
 func (b *batcher[T]) run(ctx context.Context, s *Store) error {
@@ -80,7 +82,6 @@ func (b *batcher[T]) run(ctx context.Context, s *Store) error {
 	var (
 		msgs  []jetstream.Msg
 		items []T
-		redel bool
 	)
 	tick := time.NewTicker(s.Flush)
 	defer tick.Stop()
@@ -88,7 +89,7 @@ func (b *batcher[T]) run(ctx context.Context, s *Store) error {
 		if len(msgs) == 0 {
 			return
 		}
-		n, err := b.write(ctx, items, redel)
+		n, err := b.write(ctx, items, true)
 		if err != nil {
 			s.Log.Error("store write failed, messages will be redelivered", "consumer", b.c.durable, "rows", len(items), "err", err)
 			for _, m := range msgs {
@@ -100,7 +101,7 @@ func (b *batcher[T]) run(ctx context.Context, s *Store) error {
 			}
 			s.Log.Debug("stored", "consumer", b.c.durable, "rows", n, "messages", len(msgs))
 		}
-		msgs, items, redel = msgs[:0], items[:0], false
+		msgs, items = msgs[:0], items[:0]
 	}
 	for {
 		select {
@@ -113,7 +114,6 @@ func (b *batcher[T]) run(ctx context.Context, s *Store) error {
 			}
 			msgs = append(msgs, m)
 			items = append(items, its...)
-			redel = redel || redelivered(m)
 			if len(items) >= s.BatchSize {
 				flush()
 			}

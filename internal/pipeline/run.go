@@ -1,0 +1,188 @@
+package pipeline
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"path/filepath"
+	"slices"
+	"time"
+
+	"github.com/prometheus/client_golang/prometheus"
+	"github.com/prometheus/client_golang/prometheus/collectors"
+	"github.com/prometheus/client_golang/prometheus/promhttp"
+	"golang.org/x/sync/errgroup"
+
+	"github.com/tripline/tripline/alert"
+	"github.com/tripline/tripline/detect"
+	"github.com/tripline/tripline/ingest"
+	"github.com/tripline/tripline/internal/bus"
+	"github.com/tripline/tripline/internal/config"
+	"github.com/tripline/tripline/internal/store"
+	"github.com/tripline/tripline/rules"
+)
+
+// Roles are the stages `tripline run` can start.
+var Roles = []string{"ingest", "detect", "store", "alert"}
+
+// Options are what Run needs besides the configuration.
+type Options struct {
+	// Roles to run; empty runs all.
+	Roles []string
+	Log   *slog.Logger
+	// Ready, if set, is called with the HTTP listener's address once
+	// ingest accepts requests.
+	Ready func(addr net.Addr)
+}
+
+// LoadEngine loads the built-in pack (unless disabled) and cfg.Paths. Rules
+// that fail to load are logged and left out; the rest run.
+func LoadEngine(cfg config.Rules, log *slog.Logger) (*detect.Engine, error) {
+	var all []*detect.Rule
+	var errs []error
+	if cfg.Builtin {
+		rs, es := detect.LoadFS(rules.Builtin, ".")
+		all, errs = append(all, rs...), append(errs, es...)
+	}
+	if len(cfg.Paths) > 0 {
+		rs, es := detect.LoadPaths(cfg.Paths)
+		all, errs = append(all, rs...), append(errs, es...)
+	}
+	for _, err := range errs {
+		log.Error("rule not loaded", "err", err)
+	}
+	eng, err := detect.NewEngine(all)
+	if err != nil {
+		return nil, fmt.Errorf("rules: %w", err)
+	}
+	log.Info("rules loaded", "rules", len(eng.Rules()), "failed", len(errs))
+	return eng, nil
+}
+
+// NewNotifier picks Slack by webhook or bot token, else the log.
+func NewNotifier(cfg config.Slack, log *slog.Logger) alert.Notifier {
+	client := &http.Client{Timeout: 10 * time.Second}
+	var n alert.Notifier
+	switch {
+	case cfg.WebhookURL != "":
+		n = alert.NewWebhook(cfg.WebhookURL, client)
+	case cfg.Token != "":
+		n = alert.NewBot(cfg.Token, cfg.Channel, cfg.APIURL, client)
+	default:
+		return alert.NewConsole(log)
+	}
+	return alert.WithRetry(n, alert.RetryPolicy{})
+}
+
+// Run starts the configured stages and the HTTP listener, and blocks until
+// ctx ends or a stage fails.
+func Run(ctx context.Context, cfg config.Config, opt Options) error {
+	log := opt.Log
+	roles := opt.Roles
+	if len(roles) == 0 {
+		roles = Roles
+	}
+	has := func(r string) bool { return slices.Contains(roles, r) }
+
+	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
+		return fmt.Errorf("data_dir: %w", err)
+	}
+	b, err := bus.Open(ctx, bus.Config{
+		URL: cfg.NATS.URL, Listen: cfg.NATS.Listen, Retention: cfg.NATS.Retention,
+		StoreDir: filepath.Join(cfg.DataDir, "nats"),
+	}, log)
+	if err != nil {
+		return err
+	}
+	defer b.Close()
+	if u := b.ClientURL(); u != "" {
+		log.Info("embedded nats started", "url", u)
+	}
+
+	ch := &lazyStore{cfg: store.Config{Addr: cfg.ClickHouse.Addr, Database: cfg.ClickHouse.Database,
+		Username: cfg.ClickHouse.Username, Password: cfg.ClickHouse.Password}, log: log}
+	defer ch.Close()
+
+	g, ctx := errgroup.WithContext(ctx)
+	if has("detect") {
+		eng, err := LoadEngine(cfg.Rules, log)
+		if err != nil {
+			return err
+		}
+		d := &Detect{Bus: b, Workers: 2, Log: log, NewMatcher: func() Matcher { return eng.NewMatcher() }}
+		g.Go(func() error { return d.Run(ctx) })
+	}
+	if has("store") {
+		g.Go(func() error {
+			w, err := ch.wait(ctx)
+			if err != nil {
+				return nil // ctx ended
+			}
+			s := &Store{Bus: b, Writer: w, BatchSize: cfg.Store.BatchSize, Flush: cfg.Store.FlushInterval, Log: log}
+			return s.Run(ctx)
+		})
+	}
+	if has("alert") {
+		a := &Alert{Bus: b, Notifier: NewNotifier(cfg.Slack, log), Workers: 8, RetryDelay: 30 * time.Second, Log: log}
+		g.Go(func() error { return a.Run(ctx) })
+	}
+	// Health and metrics are served by every role; ingest routes only by
+	// the ingest role.
+	srv, ln, err := newHTTPServer(cfg, b, ch, has("ingest"), log)
+	if err != nil {
+		return err
+	}
+	g.Go(func() error {
+		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
+			return fmt.Errorf("http: %w", err)
+		}
+		return nil
+	})
+	g.Go(func() error {
+		<-ctx.Done()
+		sctx, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		return srv.Shutdown(sctx)
+	})
+	log.Info("listening", "addr", ln.Addr().String(), "roles", roles)
+	if opt.Ready != nil {
+		opt.Ready(ln.Addr())
+	}
+	return g.Wait()
+}
+
+func newHTTPServer(cfg config.Config, b *bus.Bus, ch *lazyStore, ingestRole bool, log *slog.Logger) (*http.Server, net.Listener, error) {
+	reg := prometheus.NewRegistry()
+	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
+	mux := http.NewServeMux()
+	if ingestRole {
+		ingest.NewHandler(ingest.HTTPConfig{
+			MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxRecordBytes: cfg.HTTP.MaxRecordBytes,
+			AuthToken: cfg.HTTP.AuthToken, Decoders: ingest.Decoders(cfg.Ingest.JSON),
+			Publisher: b, Metrics: ingest.NewMetrics(reg), Log: log,
+		}).Register(mux)
+	}
+	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
+		_, _ = w.Write([]byte("ok\n"))
+	})
+	mux.HandleFunc("GET /readyz", func(w http.ResponseWriter, r *http.Request) {
+		ctx, cancel := context.WithTimeout(r.Context(), 2*time.Second)
+		defer cancel()
+		if err := errors.Join(b.Ping(ctx), ch.Ping(ctx)); err != nil {
+			http.Error(w, "not ready: "+err.Error(), http.StatusServiceUnavailable)
+			return
+		}
+		_, _ = w.Write([]byte("ready\n"))
+	})
+	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	ln, err := net.Listen("tcp", cfg.HTTP.Listen)
+	if err != nil {
+		return nil, nil, fmt.Errorf("http.listen: %w", err)
+	}
+	srv := &http.Server{Handler: mux, ReadHeaderTimeout: 10 * time.Second, ReadTimeout: time.Minute, IdleTimeout: 2 * time.Minute}
+	return srv, ln, nil
+}
