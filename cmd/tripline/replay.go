@@ -58,7 +58,7 @@ cloudtrail and anything else as json.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
-			c := &client.Client{BaseURL: url, Token: token}
+			c := &client.Client{BaseURL: url, Token: token, Gzip: true}
 			total := 0
 			for _, f := range files {
 				n, err := replayFile(ctx, cmd, c, f, source, batch)

@@ -21,6 +21,8 @@ type Client struct {
 	Token string
 	// HTTP is the client used; nil uses a default with a timeout.
 	HTTP *http.Client
+	// Gzip compresses request bodies.
+	Gzip bool
 	// Attempts is how often a batch is tried when the server is
 	// unavailable (5xx or connection error); 0 means 5.
 	Attempts int
@@ -30,15 +32,22 @@ type Client struct {
 // returns the number the server accepted. A 4xx answer is not retried.
 func (c *Client) Send(ctx context.Context, source string, records [][]byte) (int, error) {
 	var buf bytes.Buffer
-	zw := gzip.NewWriter(&buf)
 	for _, r := range records {
-		zw.Write(r)
-		zw.Write([]byte{'\n'})
-	}
-	if err := zw.Close(); err != nil {
-		return 0, err
+		buf.Write(r)
+		buf.WriteByte('\n')
 	}
 	body := buf.Bytes()
+	if c.Gzip {
+		var zbuf bytes.Buffer
+		zw := gzip.NewWriter(&zbuf)
+		if _, err := zw.Write(body); err != nil {
+			return 0, err
+		}
+		if err := zw.Close(); err != nil {
+			return 0, err
+		}
+		body = zbuf.Bytes()
+	}
 	hc := c.HTTP
 	if hc == nil {
 		hc = &http.Client{Timeout: 60 * time.Second}
@@ -71,7 +80,9 @@ func (c *Client) post(ctx context.Context, hc *http.Client, source string, body 
 		return 0, false, err
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
-	req.Header.Set("Content-Encoding", "gzip")
+	if c.Gzip {
+		req.Header.Set("Content-Encoding", "gzip")
+	}
 	if c.Token != "" {
 		req.Header.Set("Authorization", "Bearer "+c.Token)
 	}

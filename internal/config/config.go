@@ -57,6 +57,9 @@ type HTTP struct {
 	// AuthToken, when set, is required as "Authorization: Bearer <token>"
 	// on ingest endpoints. Required when Listen is not a loopback address.
 	AuthToken string `yaml:"auth_token" secret:"true"`
+	// Pprof serves Go's profiler under /debug/pprof/ (for performance
+	// work; keep it off on a listener others can reach).
+	Pprof bool `yaml:"pprof"`
 }
 
 // ClickHouse says where events and alerts are stored.

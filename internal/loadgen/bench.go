@@ -108,10 +108,10 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	var wg sync.WaitGroup
 	for w := range o.Concurrency {
 		wg.Go(func() {
-			g := New(fmt.Sprintf("bench%d-%x", w, start.UnixNano()), uint64(start.UnixNano())+uint64(w))
+			pool := NewPool(fmt.Sprintf("bench%d-%x", w, start.UnixNano()), uint64(start.UnixNano())+uint64(w), 1000, o.AttackEvery)
 			recs := make([][]byte, o.Batch)
 			var attackIDs []string
-			for n := 0; ; n++ {
+			for {
 				if tick != nil {
 					select {
 					case <-tick:
@@ -125,9 +125,9 @@ func Run(ctx context.Context, o Options) (Report, error) {
 				attackIDs = attackIDs[:0]
 				now := time.Now()
 				for i := range recs {
-					attack := o.AttackEvery > 0 && (n*o.Batch+i)%o.AttackEvery == 0
 					var id string
-					recs[i], id = g.Record(now, attack)
+					var attack bool
+					recs[i], id, attack = pool.Next(now)
 					if attack {
 						attackIDs = append(attackIDs, id)
 					}
@@ -145,16 +145,23 @@ func Run(ctx context.Context, o Options) (Report, error) {
 			}
 		})
 	}
-	progress := time.NewTicker(10 * time.Second)
-	defer progress.Stop()
+	loadDone := make(chan struct{})
 	go func() {
-		for range progress.C {
-			if o.Progress != nil {
-				fmt.Fprintf(o.Progress, "  %s: %d events accepted\n", time.Since(start).Round(time.Second), sent.Load())
+		progress := time.NewTicker(10 * time.Second)
+		defer progress.Stop()
+		for {
+			select {
+			case <-progress.C:
+				if o.Progress != nil {
+					fmt.Fprintf(o.Progress, "  %s: %d events accepted\n", time.Since(start).Round(time.Second), sent.Load())
+				}
+			case <-loadDone:
+				return
 			}
 		}
 	}()
 	wg.Wait()
+	close(loadDone)
 	rep.Elapsed = time.Since(start)
 	select {
 	case err := <-errc:

@@ -37,7 +37,7 @@ func (a *Alert) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c := consumer{stream: bus.FindingsStream, durable: "alert", maxAckPending: 1000}
+	c := consumer{stream: bus.FindingsStream, durable: "alert", maxAckPending: 1000, pull: 256}
 	return c.run(ctx, a.Bus.JS, a.Workers, func(m jetstream.Msg) {
 		f, err := event.UnmarshalFinding(m.Data())
 		if err != nil {

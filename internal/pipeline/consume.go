@@ -23,7 +23,12 @@ const ackWait = 10 * time.Second
 // workers through a channel.
 type consumer struct {
 	stream, durable string
-	maxAckPending   int
+	// maxAckPending bounds messages delivered but not acknowledged.
+	maxAckPending int
+	// pull is how many messages the client buffers ahead. Event batches
+	// are large (up to half a MiB), so it must stay small enough for the
+	// connection's pending-bytes limit.
+	pull int
 }
 
 // run creates or updates the durable consumer and feeds its messages to
@@ -46,7 +51,7 @@ func (c consumer) run(ctx context.Context, js jetstream.JetStream, workers int, 
 		case msgs <- m:
 		case <-ctx.Done():
 		}
-	}, jetstream.PullMaxMessages(min(c.maxAckPending, 1000)))
+	}, jetstream.PullMaxMessages(c.pull))
 	if err != nil {
 		return fmt.Errorf("consume %s: %w", c.durable, err)
 	}

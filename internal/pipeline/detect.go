@@ -26,7 +26,7 @@ type Detect struct {
 
 // Run consumes EVENTS until ctx ends.
 func (d *Detect) Run(ctx context.Context) error {
-	c := consumer{stream: bus.EventsStream, durable: "detect", maxAckPending: 2000}
+	c := consumer{stream: bus.EventsStream, durable: "detect", maxAckPending: 64, pull: 8}
 	matchers := make(chan Matcher, d.Workers)
 	for range d.Workers {
 		matchers <- d.NewMatcher()

@@ -34,7 +34,7 @@ func (s *Store) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		b := batcher[event.Event]{
-			c:      consumer{stream: bus.EventsStream, durable: "store-events", maxAckPending: 20000},
+			c:      consumer{stream: bus.EventsStream, durable: "store-events", maxAckPending: 256, pull: 32},
 			decode: event.UnmarshalBatch,
 			write:  s.Writer.InsertEvents,
 		}
@@ -42,7 +42,7 @@ func (s *Store) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		b := batcher[event.Finding]{
-			c: consumer{stream: bus.FindingsStream, durable: "store-alerts", maxAckPending: 20000},
+			c: consumer{stream: bus.FindingsStream, durable: "store-alerts", maxAckPending: 20000, pull: 1000},
 			decode: func(b []byte) ([]event.Finding, error) {
 				f, err := event.UnmarshalFinding(b)
 				return []event.Finding{f}, err
