@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"log/slog"
+	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -17,9 +18,17 @@ type Notifier interface {
 	Notify(ctx context.Context, f event.Finding) error
 }
 
-// Alert posts every finding once. A finding whose alert id is in the sent
-// log is acknowledged without posting, so a redelivery after a crash does
-// not post twice; a failed post is retried later without blocking others.
+// Alert posts every finding at most once.
+//
+// Before posting, a worker claims the alert id in the sent log (a JetStream
+// key-value bucket) with an atomic create; after Slack answers it marks the
+// id sent, then acknowledges the message. So a finding delivered twice, to
+// two workers at once or again after a restart, is posted once. The price
+// is one case: if the process dies after claiming and before recording the
+// answer, Tripline cannot know whether Slack got the message. It then logs
+// an error naming the alert and does not post it again (the alert is still
+// stored and listed by `tripline alerts`), preferring a missed notification
+// to a duplicate. A post that fails is released and retried.
 type Alert struct {
 	Bus      *bus.Bus
 	Notifier Notifier
@@ -29,7 +38,20 @@ type Alert struct {
 	// is tried again.
 	RetryDelay time.Duration
 	Log        *slog.Logger
+
+	inflight sync.Map // alert ids this process is posting
 }
+
+// Sent-log values.
+const (
+	claimSending     = "sending"
+	claimSent        = "sent"
+	claimUnconfirmed = "unconfirmed"
+)
+
+// staleClaim is how old a claim of another process must be before it is
+// taken as abandoned by a crash.
+const staleClaim = time.Minute
 
 // Run consumes FINDINGS until ctx ends.
 func (a *Alert) Run(ctx context.Context) error {
@@ -45,25 +67,59 @@ func (a *Alert) Run(ctx context.Context) error {
 			_ = m.Term()
 			return
 		}
-		if _, err := sent.Get(ctx, f.AlertID); err == nil {
-			_ = m.Ack()
-			return
-		} else if !errors.Is(err, jetstream.ErrKeyNotFound) {
-			a.Log.Error("reading sent log, will retry", "alert_id", f.AlertID, "err", err)
-			_ = m.NakWithDelay(a.RetryDelay)
-			return
-		}
-		stop := keepAlive(m) // retries may outlast ackWait
-		err = a.Notifier.Notify(ctx, f)
-		stop()
-		if err != nil {
-			a.Log.Error("alert not delivered, will retry", "alert_id", f.AlertID, "rule_id", f.RuleID, "err", err)
-			_ = m.NakWithDelay(a.RetryDelay)
-			return
-		}
-		if _, err := sent.Put(ctx, f.AlertID, []byte(time.Now().UTC().Format(time.RFC3339))); err != nil {
-			a.Log.Error("recording sent alert", "alert_id", f.AlertID, "err", err)
-		}
-		_ = m.Ack()
+		a.handle(ctx, sent, m, f)
 	})
+}
+
+func (a *Alert) handle(ctx context.Context, sent jetstream.KeyValue, m jetstream.Msg, f event.Finding) {
+	id := f.AlertID
+	rev, err := sent.Create(ctx, id, []byte(claimSending))
+	if errors.Is(err, jetstream.ErrKeyExists) {
+		a.claimed(ctx, sent, m, f)
+		return
+	}
+	if err != nil {
+		a.Log.Error("claiming alert in the sent log, will retry", "alert_id", id, "err", err)
+		_ = m.NakWithDelay(a.RetryDelay)
+		return
+	}
+	a.inflight.Store(id, true)
+	defer a.inflight.Delete(id)
+	stop := keepAlive(m) // retries may outlast ackWait
+	err = a.Notifier.Notify(ctx, f)
+	stop()
+	if err != nil {
+		a.Log.Error("alert not delivered, will retry", "alert_id", id, "rule_id", f.RuleID, "err", err)
+		if derr := sent.Delete(ctx, id, jetstream.LastRevision(rev)); derr != nil {
+			a.Log.Error("releasing the claim of an undelivered alert", "alert_id", id, "err", derr)
+		}
+		_ = m.NakWithDelay(a.RetryDelay)
+		return
+	}
+	if _, err := sent.Update(ctx, id, []byte(claimSent), rev); err != nil {
+		a.Log.Error("recording sent alert", "alert_id", id, "err", err)
+	}
+	_ = m.Ack()
+}
+
+// claimed handles a finding whose id is already in the sent log.
+func (a *Alert) claimed(ctx context.Context, sent jetstream.KeyValue, m jetstream.Msg, f event.Finding) {
+	e, err := sent.Get(ctx, f.AlertID)
+	if err != nil {
+		_ = m.NakWithDelay(a.RetryDelay)
+		return
+	}
+	state := string(e.Value())
+	_, ours := a.inflight.Load(f.AlertID)
+	switch {
+	case state != claimSending:
+		_ = m.Ack() // sent, or already reported as unconfirmed
+	case ours || time.Since(e.Created()) < staleClaim:
+		_ = m.NakWithDelay(ackWait) // being posted right now
+	default:
+		a.Log.Error("alert may not have reached the notifier: Tripline stopped while posting it; not posting again to avoid a duplicate",
+			"alert_id", f.AlertID, "rule_id", f.RuleID, "summary", f.Summary, "claimed_at", e.Created())
+		_, _ = sent.Update(ctx, f.AlertID, []byte(claimUnconfirmed), e.Revision())
+		_ = m.Ack()
+	}
 }
