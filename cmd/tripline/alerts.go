@@ -134,8 +134,11 @@ func printAlerts(w io.Writer, fs []event.Finding, format string) error {
 		for _, f := range fs {
 			fmt.Fprintf(tw, "%s\t%s\t%s\t%s\n", f.Time.Format(time.RFC3339), f.Severity, f.RuleID, oneLine(f.Summary, 160))
 		}
-		fmt.Fprintf(tw, "(%d alerts)\n", len(fs))
-		return tw.Flush()
+		if err := tw.Flush(); err != nil {
+			return err
+		}
+		_, err := fmt.Fprintf(w, "(%d alerts)\n", len(fs))
+		return err
 	default:
 		return fmt.Errorf("--format %q: want table or json", format)
 	}
