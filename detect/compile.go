@@ -1,0 +1,211 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"reflect"
+
+	"github.com/expr-lang/expr"
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/file"
+	"github.com/expr-lang/expr/parser"
+	"github.com/expr-lang/expr/vm"
+)
+
+// Limits on rule expressions.
+const (
+	// MaxNodes caps the AST nodes of one expression (expr.MaxNodes).
+	MaxNodes = 1000
+	// MaxExprLen caps the length in bytes of a when expression or summary.
+	MaxExprLen = 16 << 10
+)
+
+// program is a rule compiled for one source.
+type program struct {
+	source  string
+	schema  *schema
+	when    *vm.Program
+	summary *template
+	// filter holds the conditions on raw record fields that the when
+	// expression requires; see prefilter.go.
+	filter []constraint
+	// names are the identifiers the rule's expressions use; all is set
+	// when they use $env and so may read any field.
+	names map[string]bool
+	all   bool
+}
+
+// envOptions returns the expr options shared by every expression compiled
+// for a source.
+func envOptions(sc *schema) []expr.Option {
+	opts := []expr.Option{
+		expr.Env(declaration(sc)),
+		expr.MaxNodes(MaxNodes),
+		// now() would make a rule's verdict depend on when it runs, and
+		// hunts and backtests must agree with live detection.
+		expr.DisableBuiltin("now"),
+		expr.Patch(nilSafe{}),
+		parseJSONFunc,
+	}
+	if sc == nil {
+		opts = append(opts, expr.AllowUndefinedVariables())
+	}
+	return opts
+}
+
+// compileExpr compiles one expression for a source. asBool selects a
+// boolean result (when) or any result (summary parts).
+func compileExpr(code string, sc *schema, asBool bool) (*vm.Program, error) {
+	if len(code) > MaxExprLen {
+		return nil, fmt.Errorf("expression longer than %d bytes", MaxExprLen)
+	}
+	lint := &nilLint{schema: sc}
+	opts := append(envOptions(sc), expr.Patch(lint))
+	if asBool {
+		opts = append(opts, expr.AsBool())
+	} else {
+		opts = append(opts, expr.AsAny())
+	}
+	prog, err := expr.Compile(code, opts...)
+	if err != nil {
+		return nil, err
+	}
+	if lint.err != nil {
+		return nil, lint.err.Bind(file.NewSource(code))
+	}
+	return prog, nil
+}
+
+// nilSafe is an expr patcher that makes every member access optional
+// (a.b behaves as a?.b), so that reading a field of a missing or null
+// value yields nil instead of a runtime error, and that lets collection
+// builtins (any, all, len, ...) treat a nil collection as empty. Reading a
+// field of a value that is neither nil nor a map (e.g. a string) is still
+// a runtime error.
+type nilSafe struct{}
+
+// collectionBuiltins take a collection as their first argument.
+var collectionBuiltins = map[string]bool{
+	"all": true, "none": true, "any": true, "one": true, "filter": true, "map": true,
+	"count": true, "sum": true, "find": true, "findIndex": true, "findLast": true,
+	"findLastIndex": true, "groupBy": true, "sortBy": true, "reduce": true, "len": true,
+}
+
+// Visit implements ast.Visitor.
+func (nilSafe) Visit(node *ast.Node) {
+	switch n := (*node).(type) {
+	case *ast.MemberNode:
+		if n.Method {
+			return
+		}
+		if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == "$env" {
+			return
+		}
+		n.Optional = true
+		chain := &ast.ChainNode{Node: n}
+		ast.Patch(node, chain)
+	case *ast.BuiltinNode:
+		if !collectionBuiltins[n.Name] || len(n.Arguments) == 0 {
+			return
+		}
+		arg := n.Arguments[0]
+		if t := arg.Type(); t != nil && t.Kind() == reflect.String {
+			return
+		}
+		if b, ok := arg.(*ast.BinaryNode); ok && b.Operator == "??" {
+			return
+		}
+		empty := &ast.ArrayNode{}
+		empty.SetLocation(arg.Location())
+		or := &ast.BinaryNode{Operator: "??", Left: arg, Right: empty}
+		or.SetLocation(arg.Location())
+		n.Arguments[0] = or
+	}
+}
+
+// nilLint rejects comparisons with nil of declared fields that are never
+// nil: typed string and bool fields read as "" and false when missing, so
+// `errorCode == nil` would silently never be true.
+type nilLint struct {
+	schema *schema
+	err    *file.Error
+}
+
+// Visit implements ast.Visitor.
+func (l *nilLint) Visit(node *ast.Node) {
+	b, ok := (*node).(*ast.BinaryNode)
+	if !ok || l.err != nil || (b.Operator != "==" && b.Operator != "!=") {
+		return
+	}
+	other := b.Left
+	if _, isNil := b.Left.(*ast.NilNode); isNil {
+		other = b.Right
+	} else if _, isNil := b.Right.(*ast.NilNode); !isNil {
+		return
+	}
+	id, ok := other.(*ast.IdentifierNode)
+	if !ok {
+		return
+	}
+	if _, norm := normIndex[id.Value]; !norm && (l.schema == nil || l.schema.fields[id.Value] == 0) {
+		return
+	}
+	t := other.Type()
+	if t == nil {
+		return
+	}
+	var msg string
+	switch t.Kind() {
+	case reflect.String:
+		msg = "is a string and never nil (a missing field reads as \"\"): compare with \"\""
+	case reflect.Bool:
+		msg = "is a bool and never nil (a missing field reads as false)"
+	default:
+		return
+	}
+	l.err = &file.Error{Location: b.Location(), Message: id.Value + " " + msg}
+}
+
+// usedNames returns the identifiers an expression mentions (a superset of
+// the fields it reads) and whether it uses $env.
+func usedNames(code string) (map[string]bool, bool) {
+	v := &nameCollector{names: map[string]bool{}}
+	tree, err := parser.Parse(code)
+	if err != nil {
+		return v.names, true
+	}
+	ast.Walk(&tree.Node, v)
+	return v.names, v.names["$env"]
+}
+
+type nameCollector struct{ names map[string]bool }
+
+// Visit implements ast.Visitor.
+func (c *nameCollector) Visit(node *ast.Node) {
+	if id, ok := (*node).(*ast.IdentifierNode); ok {
+		c.names[id.Value] = true
+	}
+}
+
+// exprError is the error of a rule expression, without expr's snippet
+// (whose positions are relative to the expression); LoadError carries the
+// file position instead.
+type exprError struct {
+	field string
+	err   *file.Error
+}
+
+// Error implements error.
+func (e *exprError) Error() string { return e.field + ": " + e.err.Message }
+
+// Unwrap returns expr's error.
+func (e *exprError) Unwrap() error { return e.err }
+
+// asFileError extracts expr's positioned error.
+func asFileError(err error) (*file.Error, bool) {
+	var fe *file.Error
+	if errors.As(err, &fe) {
+		return fe, true
+	}
+	return nil, false
+}

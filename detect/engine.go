@@ -1,0 +1,218 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"slices"
+	"sort"
+	"sync/atomic"
+)
+
+// Engine evaluates a fixed set of compiled rules. It is safe for concurrent
+// use; every worker goroutine evaluates events through its own Matcher.
+type Engine struct {
+	rules   []*Rule
+	sources map[string]*sourceRules
+	counts  []ruleCounts // by index in rules
+	slots   int          // largest number of scanned fields of a source
+	decodes atomic.Uint64
+	badRaw  atomic.Uint64
+
+	// Test hooks: noPrefilter evaluates every rule of the source;
+	// decode replaces the record decoder.
+	noPrefilter bool
+	decode      func(raw []byte, env *map[string]any) error
+}
+
+// maxFieldBits is how many distinct record field names of a source the
+// engine tracks for selective decoding; rules naming others decode the
+// whole record.
+const maxFieldBits = 64
+
+// sourceRules are the rules of one source and what evaluating them needs.
+type sourceRules struct {
+	schema *schema
+	rules  []*engineRule
+	// scan reads the prefiltered fields and lists the record's members.
+	scan *scanNode
+	// filtered is set when every rule has a prefilter, so that an event
+	// may be skipped without decoding.
+	filtered bool
+	// fields gives each record field name the rules read a bit.
+	fields map[string]uint64
+	coerce []string // schema fields the rules read
+	norm   []int    // normalized fields the rules read, as normFields indexes
+}
+
+// engineRule is a rule compiled for one source, with its prefilter checks.
+type engineRule struct {
+	rule   *Rule
+	prog   *program
+	idx    int
+	checks []check
+	// mask has the bits of the record fields the rule reads; all is set
+	// when it may read any (it uses $env, or too many names).
+	mask uint64
+	all  bool
+}
+
+type check struct {
+	slot int
+	c    *constraint
+}
+
+type ruleCounts struct {
+	matches atomic.Uint64
+	errors  atomic.Uint64
+}
+
+// RuleStats counts one rule's results since the engine was made.
+type RuleStats struct {
+	RuleID string
+	// Matches counts findings.
+	Matches uint64
+	// Errors counts runtime errors (the event did not match).
+	Errors uint64
+}
+
+// NewEngine indexes compiled rules (from LoadFS, LoadPaths or Parse) by
+// source. Rule ids must be unique.
+func NewEngine(rules []*Rule) (*Engine, error) {
+	e := &Engine{
+		rules:   append([]*Rule(nil), rules...),
+		sources: map[string]*sourceRules{},
+		counts:  make([]ruleCounts, len(rules)),
+	}
+	seen := map[string]bool{}
+	for i, r := range e.rules {
+		if r == nil || !r.compiled() {
+			return nil, fmt.Errorf("detect: rule %d was not compiled (load rules with LoadFS, LoadPaths or Parse)", i)
+		}
+		if seen[r.ID] {
+			return nil, fmt.Errorf("detect: duplicate rule id %q", r.ID)
+		}
+		seen[r.ID] = true
+		for _, name := range r.Sources {
+			sr := e.sources[name]
+			if sr == nil {
+				sr = &sourceRules{schema: sources[name]}
+				e.sources[name] = sr
+			}
+			sr.rules = append(sr.rules, &engineRule{rule: r, prog: r.programs[name], idx: i})
+		}
+	}
+	for _, sr := range e.sources {
+		e.index(sr)
+	}
+	return e, nil
+}
+
+// index works out which fields a source's rules read and builds the
+// prefilter scan tree.
+func (e *Engine) index(sr *sourceRules) {
+	names, all := map[string]bool{}, false
+	filtered := true
+	for _, r := range sr.rules {
+		all = all || r.prog.all
+		for n := range r.prog.names {
+			names[n] = true
+		}
+		if len(r.prog.filter) == 0 {
+			filtered = false
+		}
+	}
+	if sr.schema != nil {
+		for f := range sr.schema.fields {
+			if all || names[f] {
+				sr.coerce = append(sr.coerce, f)
+			}
+		}
+		sort.Strings(sr.coerce)
+	}
+	for i, f := range normFields {
+		if all || names[f.name] {
+			sr.norm = append(sr.norm, i)
+		}
+	}
+	sr.fields = map[string]uint64{}
+	for _, r := range sr.rules {
+		r.all = r.prog.all
+		for _, n := range slices.Sorted(maps.Keys(r.prog.names)) {
+			if sr.schema != nil && sr.schema.fields[n] == 0 {
+				if _, norm := normIndex[n]; !norm {
+					continue // let-bound names and functions are not record fields
+				}
+			}
+			bit, ok := sr.fields[n]
+			if !ok && len(sr.fields) < maxFieldBits {
+				bit = 1 << len(sr.fields)
+				sr.fields[n], ok = bit, true
+			}
+			if !ok {
+				r.all = true
+			}
+			r.mask |= bit
+		}
+	}
+	sr.scan = &scanNode{slot: -1}
+	sr.filtered = filtered
+	if !filtered {
+		return
+	}
+	next := 0
+	for _, r := range sr.rules {
+		for i := range r.prog.filter {
+			c := &r.prog.filter[i]
+			r.checks = append(r.checks, check{slot: sr.scan.add(c.path, &next), c: c})
+		}
+	}
+	e.slots = max(e.slots, next)
+}
+
+// passes reports whether the scanned fields allow the rule to match.
+func (r *engineRule) passes(vals []scanValue) bool {
+	for _, ch := range r.checks {
+		if !ch.c.pass(vals[ch.slot]) {
+			return false
+		}
+	}
+	return true
+}
+
+// Rules returns the engine's rules in the order given to NewEngine.
+func (e *Engine) Rules() []*Rule { return append([]*Rule(nil), e.rules...) }
+
+// Stats returns per-rule counters, in the order of Rules.
+func (e *Engine) Stats() []RuleStats {
+	out := make([]RuleStats, len(e.rules))
+	for i, r := range e.rules {
+		out[i] = RuleStats{RuleID: r.ID, Matches: e.counts[i].matches.Load(), Errors: e.counts[i].errors.Load()}
+	}
+	return out
+}
+
+// Decoded returns how many events were decoded for evaluation and how
+// many of those failed to decode. Events that the prefilters rule out are
+// not decoded.
+func (e *Engine) Decoded() (decoded, failed uint64) { return e.decodes.Load(), e.badRaw.Load() }
+
+// RuleError is a rule's runtime error on one event; the event did not
+// match that rule.
+type RuleError struct {
+	RuleID  string
+	EventID string
+	Err     error
+}
+
+// Error implements error.
+func (e *RuleError) Error() string {
+	return fmt.Sprintf("rule %s: event %s: %v", e.RuleID, e.EventID, e.Err)
+}
+
+// Unwrap returns the underlying error.
+func (e *RuleError) Unwrap() error { return e.Err }
+
+// ErrDecode wraps the error of an event whose raw record is not valid
+// JSON; no rule was evaluated.
+var ErrDecode = errors.New("detect: cannot decode event record")

@@ -1,0 +1,136 @@
+package detect
+
+import (
+	"errors"
+	"fmt"
+	"slices"
+	"time"
+
+	gojson "github.com/goccy/go-json"
+
+	"github.com/expr-lang/expr/vm"
+
+	"github.com/tripline/tripline/internal/event"
+)
+
+// Matcher evaluates events against an engine's rules. It holds the expr
+// VM and scratch space, so it is not safe for concurrent use: make one
+// per worker goroutine with Engine.NewMatcher.
+type Matcher struct {
+	e       *Engine
+	vm      vm.VM
+	env     map[string]any
+	vals    []scanValue
+	members []member
+	cand    []*engineRule
+}
+
+// NewMatcher returns a Matcher for one goroutine.
+func (e *Engine) NewMatcher() *Matcher {
+	return &Matcher{e: e, env: make(map[string]any, 64), vals: make([]scanValue, e.slots)}
+}
+
+// Match evaluates the rules of ev.Source against ev and appends one
+// finding per matching rule to out, in rule order. The record (ev.Raw) is
+// decoded once for all rules (only the fields they name), and not at all
+// when the rules' prefilters rule the event out. The returned error joins
+// the rules' runtime errors (*RuleError, each counted in Stats); findings
+// of the other rules are returned all the same. A record that is not
+// valid JSON yields an error wrapping ErrDecode and no findings. Findings
+// share ev.Raw's bytes.
+func (m *Matcher) Match(ev *event.Event, out []event.Finding) ([]event.Finding, error) {
+	sr := m.e.sources[ev.Source]
+	if sr == nil {
+		return out, nil
+	}
+	var scanned bool
+	m.members, scanned = scanRecord(ev.Raw, sr.scan, m.vals, m.members)
+	cand := m.cand[:0]
+	var mask uint64 // record fields the candidates read
+	whole := !scanned || m.e.decode != nil
+	for _, r := range sr.rules {
+		if sr.filtered && !m.e.noPrefilter && !r.passes(m.vals) {
+			continue
+		}
+		cand = append(cand, r)
+		mask |= r.mask
+		whole = whole || r.all
+	}
+	m.cand = cand
+	if len(cand) == 0 {
+		return out, nil
+	}
+	env := m.env
+	clear(env)
+	m.e.decodes.Add(1)
+	var err error
+	if whole {
+		err = m.e.decodeRecord(ev.Raw, &env)
+	} else {
+		err = decodeMembers(ev.Raw, m.members, sr.fields, mask, env)
+	}
+	if err != nil {
+		m.e.badRaw.Add(1)
+		return out, fmt.Errorf("%w: event %s: %v", ErrDecode, ev.EventID, err)
+	}
+	if sr.schema != nil {
+		sr.schema.coerce(env, sr.coerce)
+	}
+	addNormalized(env, ev, sr.norm)
+
+	var errs []error
+	var now time.Time
+	for _, r := range cand {
+		res, err := m.vm.Run(r.prog.when, env)
+		if err != nil {
+			m.e.counts[r.idx].errors.Add(1)
+			errs = append(errs, &RuleError{RuleID: r.rule.ID, EventID: ev.EventID, Err: err})
+			continue
+		}
+		if res != true {
+			continue
+		}
+		summary, err := r.prog.summary.render(&m.vm, env)
+		if err != nil {
+			m.e.counts[r.idx].errors.Add(1)
+			errs = append(errs, &RuleError{RuleID: r.rule.ID, EventID: ev.EventID, Err: err})
+		}
+		if now.IsZero() {
+			now = time.Now().UTC()
+		}
+		m.e.counts[r.idx].matches.Add(1)
+		out = append(out, event.Finding{
+			AlertID:    event.AlertID(r.rule.ID, ev.EventID),
+			Time:       ev.Time,
+			DetectedAt: now,
+			RuleID:     r.rule.ID,
+			RuleTitle:  r.rule.Title,
+			Summary:    summary,
+			Severity:   r.rule.Severity,
+			Tags:       slices.Clone(r.rule.Tags),
+			EventIDs:   []string{ev.EventID},
+			Event:      *ev,
+		})
+	}
+	clear(env) // drop references to this record's values
+	return out, errors.Join(errs...)
+}
+
+// decodeRecord decodes a raw record into env. A record that is valid JSON
+// but not an object (a line format kept as a JSON string) adds no fields.
+func (e *Engine) decodeRecord(raw []byte, env *map[string]any) error {
+	i := skipWS(raw, 0)
+	if i == len(raw) {
+		return nil // no record
+	}
+	if raw[i] != '{' {
+		if !gojson.Valid(raw) {
+			return errors.New("invalid JSON")
+		}
+		return nil
+	}
+	if e.decode != nil {
+		return e.decode(raw, env)
+	}
+	return decodeAll(raw, env)
+}

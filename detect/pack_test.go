@@ -1,0 +1,62 @@
+package detect
+
+import (
+	"testing"
+
+	"github.com/tripline/tripline/ingest"
+	"github.com/tripline/tripline/internal/event"
+)
+
+// TestBuiltinPack loads the embedded pack and runs every rule's inline
+// tests; each rule needs a description, tags, a summary, a prefilter and
+// at least one positive and one negative test.
+func TestBuiltinPack(t *testing.T) {
+	rules := builtinRules(t)
+	if len(rules) < 12 {
+		t.Errorf("%d rules, want at least 12", len(rules))
+	}
+	decoders := ingest.Decoders(ingest.DefaultJSONConfig)
+	for _, r := range rules {
+		t.Run(r.ID, func(t *testing.T) {
+			if r.Description == "" || len(r.Tags) == 0 || r.Summary == "" {
+				t.Error("rule needs a description, tags and a summary")
+			}
+			if r.Prefilter(r.Sources[0]) == "" {
+				t.Error("rule has no prefilter: every event of its source would be decoded for it")
+			}
+			pos, neg := 0, 0
+			for _, res := range RunTests(r, decoders) {
+				if res.Expect {
+					pos++
+				} else {
+					neg++
+				}
+				if !res.Passed {
+					t.Error(res)
+				}
+			}
+			if pos == 0 || neg == 0 {
+				t.Errorf("%d positive and %d negative tests, want at least one of each", pos, neg)
+			}
+		})
+	}
+}
+
+// TestBuiltinPackQuietOnBenign checks that no rule fires on routine
+// activity: CI deployments through a role, application reads, scanners,
+// SSO logins, data events.
+func TestBuiltinPackQuietOnBenign(t *testing.T) {
+	eng, _ := NewEngine(builtinRules(t))
+	m := eng.NewMatcher()
+	var out []event.Finding
+	for _, raw := range readNDJSON(t, "testdata/benign.ndjson") {
+		ev := ctEvent(t, string(raw))
+		var err error
+		if out, err = m.Match(ev, out[:0]); err != nil {
+			t.Error(err)
+		}
+		for _, f := range out {
+			t.Errorf("%s fired on benign event %s: %s", f.RuleID, ev.EventID, f.Summary)
+		}
+	}
+}

@@ -1,0 +1,82 @@
+package detect
+
+import (
+	"encoding/json"
+	"fmt"
+	"regexp"
+	"slices"
+
+	"github.com/tripline/tripline/internal/event"
+)
+
+// Rule is one detection rule: a boolean expr-lang expression over the
+// records of one or more sources, and what to say when it matches. Rules
+// come from LoadFS, LoadPaths or Parse, which compile them; a Rule is
+// immutable afterwards and safe to share between engines and goroutines.
+type Rule struct {
+	// ID is unique within a rule set and made of [a-z0-9._-].
+	ID string
+	// Title is the rule's fixed name.
+	Title string
+	// Severity is one of event.Severities.
+	Severity string
+	// Sources are the sources whose events the rule evaluates.
+	Sources []string
+	// Description says why the rule matters and how to triage it.
+	Description string
+	// When is the boolean expression.
+	When string
+	// Summary is the alert title template; its {{ }} parts are
+	// expressions. Empty means Title.
+	Summary string
+	// Tags are MITRE ATT&CK ids and other labels.
+	Tags []string
+	// References are links for the responder.
+	References []string
+	// Tests are the rule's inline test cases.
+	Tests []RuleTest
+	// File and Line say where the rule was defined.
+	File string
+	Line int
+
+	programs      map[string]*program // by source
+	idLine, idCol int
+}
+
+// RuleTest is an inline test case: a raw record of the rule's first
+// source and whether the rule must match it.
+type RuleTest struct {
+	// Name describes the case.
+	Name string
+	// Expect is whether the rule must match.
+	Expect bool
+	// Event is the raw record, as JSON.
+	Event json.RawMessage
+	// Line is where the case starts in the rule's file.
+	Line int
+}
+
+// ruleKeys are the keys a rule document may have, in canonical order.
+var ruleKeys = []string{"id", "title", "severity", "source", "description", "when", "summary",
+	"tags", "references", "tests"}
+
+var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
+
+// Prefilter describes, for source, the conditions on raw record fields
+// that the rule's expression requires and that the engine checks before
+// decoding an event, or "" when there are none (the rule is then evaluated
+// on every event of the source).
+func (r *Rule) Prefilter(source string) string {
+	p := r.programs[source]
+	if p == nil {
+		return ""
+	}
+	return describeConstraints(p.filter)
+}
+
+func (r *Rule) compiled() bool { return len(r.programs) == len(r.Sources) && len(r.Sources) > 0 }
+
+func validSeverity(s string) bool { return slices.Contains(event.Severities, s) }
+
+// String names the rule and where it was defined.
+func (r *Rule) String() string { return fmt.Sprintf("rule %s (%s:%d)", r.ID, r.File, r.Line) }
