@@ -35,7 +35,7 @@ listen (nats.listen) and reads the event count from ClickHouse.`,
 				return err
 			}
 			if url == "" {
-				url = "http://" + cfg.HTTP.Listen
+				url = localURL(cfg.HTTP.Listen)
 			}
 			if natsURL == "" {
 				natsURL = cfg.NATS.URL

@@ -48,10 +48,7 @@ cloudtrail and anything else as json.`,
 				return err
 			}
 			if url == "" {
-				url = "http://" + cfg.HTTP.Listen
-				if host, port, err := net.SplitHostPort(cfg.HTTP.Listen); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
-					url = "http://" + net.JoinHostPort("127.0.0.1", port)
-				}
+				url = localURL(cfg.HTTP.Listen)
 			}
 			if token == "" {
 				token = cfg.HTTP.AuthToken
@@ -148,4 +145,13 @@ func readMaybeGzip(path string) ([]byte, error) {
 		return nil, fmt.Errorf("larger than %d bytes decompressed", maxReplayFile)
 	}
 	return b, nil
+}
+
+// localURL is the base URL of this machine's listener on addr, reaching a
+// wildcard listen address through loopback.
+func localURL(addr string) string {
+	if host, port, err := net.SplitHostPort(addr); err == nil && (host == "" || host == "0.0.0.0" || host == "::") {
+		addr = net.JoinHostPort("127.0.0.1", port)
+	}
+	return "http://" + addr
 }

@@ -10,7 +10,7 @@ import (
 	"github.com/tripline/tripline/detect"
 	"github.com/tripline/tripline/ingest"
 	"github.com/tripline/tripline/internal/config"
-	"github.com/tripline/tripline/rules"
+	"github.com/tripline/tripline/internal/pipeline"
 )
 
 func newRulesCmd() *cobra.Command {
@@ -39,16 +39,7 @@ func loadRuleSet(cmd *cobra.Command, args []string) ([]*detect.Rule, error) {
 		rc = cfg.Rules
 		rc.Builtin = rc.Builtin && !noBuiltin
 	}
-	var all []*detect.Rule
-	var errs []error
-	if rc.Builtin {
-		rs, es := detect.LoadFS(rules.Builtin, ".")
-		all, errs = append(all, rs...), append(errs, es...)
-	}
-	if len(rc.Paths) > 0 {
-		rs, es := detect.LoadPaths(rc.Paths)
-		all, errs = append(all, rs...), append(errs, es...)
-	}
+	all, errs := pipeline.LoadRules(rc)
 	return all, errors.Join(errs...)
 }
 

@@ -10,36 +10,13 @@
 #   LATENCY_DURATION length of the latency run (default 30s)
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-BIN=$ROOT/bin/tripline
-CH=deploy/clickhouse/ch.sh
-WORK=$ROOT/.bench
+WORK=$PWD/.bench
 DB=tripline_bench
-
-started_ch=0
-if ! $CH status >/dev/null 2>&1; then $CH start; started_ch=1; fi
-pid=""
-cleanup() {
-	if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then kill -TERM "$pid"; wait "$pid" 2>/dev/null || true; fi
-	if [[ $started_ch == 1 ]]; then $CH stop >/dev/null; fi
-}
-trap cleanup EXIT
-
-rm -rf "$WORK" && mkdir -p "$WORK"
-$CH client -q "DROP DATABASE IF EXISTS $DB"
-export TRIPLINE_DATA_DIR=$WORK/data
-export TRIPLINE_CLICKHOUSE_DATABASE=$DB
 export TRIPLINE_HTTP_LISTEN=127.0.0.1:18081
 export TRIPLINE_NATS_LISTEN=127.0.0.1:14223
 export TRIPLINE_LOG_LEVEL=warn
-
-"$BIN" run >"$WORK/tripline.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-	curl -fsS "http://$TRIPLINE_HTTP_LISTEN/readyz" >/dev/null 2>&1 && break
-	kill -0 "$pid" 2>/dev/null || { cat "$WORK/tripline.log"; exit 1; }
-	sleep 0.2
-done
+source deploy/lib.sh
+start_tripline
 
 echo "== machine: $(nproc) cores, $(awk '/MemTotal/{printf "%.0f GiB", $2/1048576}' /proc/meminfo), $(grep -m1 'model name' /proc/cpuinfo | cut -d: -f2 | xargs)"
 echo "== sustained: ${BENCH_RATE:-20000} events/s offered for ${BENCH_DURATION:-60s}"

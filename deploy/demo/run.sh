@@ -4,44 +4,15 @@
 # then stop what it started.
 set -euo pipefail
 cd "$(dirname "$0")/../.."
-ROOT=$PWD
-BIN=$ROOT/bin/tripline
-CH=deploy/clickhouse/ch.sh
-WORK=$ROOT/.demo
+WORK=$PWD/.demo
 DB=tripline_demo
-
-started_ch=0
-if ! $CH status >/dev/null 2>&1; then
-	$CH start
-	started_ch=1
-fi
-pid=""
-cleanup() {
-	if [[ -n "$pid" ]] && kill -0 "$pid" 2>/dev/null; then
-		kill -TERM "$pid"; wait "$pid" 2>/dev/null || true
-	fi
-	if [[ $started_ch == 1 ]]; then $CH stop >/dev/null; fi
-}
-trap cleanup EXIT
-
-rm -rf "$WORK" && mkdir -p "$WORK"
-$CH client -q "DROP DATABASE IF EXISTS $DB"
-
-export TRIPLINE_DATA_DIR=$WORK/data
-export TRIPLINE_CLICKHOUSE_DATABASE=$DB
 export TRIPLINE_HTTP_LISTEN=127.0.0.1:18080
 export TRIPLINE_NATS_LISTEN=127.0.0.1:14222
 export TRIPLINE_STORE_FLUSH_INTERVAL=100ms
+source deploy/lib.sh
 
 echo "== starting tripline run (log: $WORK/tripline.log)"
-"$BIN" run >"$WORK/tripline.log" 2>&1 &
-pid=$!
-for _ in $(seq 1 100); do
-	curl -fsS "http://$TRIPLINE_HTTP_LISTEN/readyz" >/dev/null 2>&1 && break
-	kill -0 "$pid" 2>/dev/null || { cat "$WORK/tripline.log"; exit 1; }
-	sleep 0.2
-done
-curl -fsS "http://$TRIPLINE_HTTP_LISTEN/readyz"
+start_tripline
 
 echo "== replaying the attack story: deploy/demo/attack.ndjson"
 "$BIN" replay deploy/demo/attack.ndjson

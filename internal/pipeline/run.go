@@ -40,9 +40,10 @@ type Options struct {
 	Ready func(addr net.Addr)
 }
 
-// LoadEngine loads the built-in pack (unless disabled) and cfg.Paths. Rules
-// that fail to load are logged and left out; the rest run.
-func LoadEngine(cfg config.Rules, log *slog.Logger) (*detect.Engine, error) {
+// LoadRules loads the built-in pack (unless cfg.Builtin is false) and the
+// rule files and directories of cfg.Paths. Rules that fail to load are
+// reported in the errors and left out; the rest are returned.
+func LoadRules(cfg config.Rules) ([]*detect.Rule, []error) {
 	var all []*detect.Rule
 	var errs []error
 	if cfg.Builtin {
@@ -53,6 +54,13 @@ func LoadEngine(cfg config.Rules, log *slog.Logger) (*detect.Engine, error) {
 		rs, es := detect.LoadPaths(cfg.Paths)
 		all, errs = append(all, rs...), append(errs, es...)
 	}
+	return all, errs
+}
+
+// LoadEngine builds the engine of LoadRules, logging the rules that fail
+// to load.
+func LoadEngine(cfg config.Rules, log *slog.Logger) (*detect.Engine, error) {
+	all, errs := LoadRules(cfg)
 	for _, err := range errs {
 		log.Error("rule not loaded", "err", err)
 	}
