@@ -26,10 +26,10 @@ test: go clickhouse
 	$(GO) vet ./...
 	$(GO) test -race -count=1 -timeout 20m ./...
 
-demo: build clickhouse
+demo: build
 	@deploy/demo/run.sh
 
-bench: build clickhouse
+bench: build
 	@deploy/bench/run.sh
 
 # Short fuzzing of every parser; FUZZTIME=2m for a longer run.
