@@ -208,9 +208,11 @@ func (c *Config) Validate() error {
 	if c.DataDir == "" {
 		bad("data_dir", "must not be empty")
 	}
-	if c.NATS.Listen != "" {
-		if _, _, err := net.SplitHostPort(c.NATS.Listen); err != nil {
+	if c.NATS.Listen != "" && c.NATS.URL == "" {
+		if host, _, err := net.SplitHostPort(c.NATS.Listen); err != nil {
 			bad("nats.listen", "%v", err)
+		} else if !IsLoopback(host) {
+			bad("nats.listen", "%s is not a loopback address: the embedded NATS server has no authentication; use an external NATS cluster (nats.url) to share the bus between machines", c.NATS.Listen)
 		}
 	}
 	if c.NATS.Retention < time.Minute {

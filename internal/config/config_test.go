@@ -66,6 +66,7 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"public listener without auth", "http:\n  listen: 0.0.0.0:8080\n", nil, "http.auth_token"},
 		{"token without channel", "slack:\n  token: xoxb-1\n", nil, "slack.channel"},
 		{"bad log level", "log_level: loud\n", nil, "log_level"},
+		{"embedded nats on a public address", "nats:\n  listen: 0.0.0.0:4222\n", nil, "nats.listen"},
 		{"unknown env", "", []string{"TRIPLINE_SLACK_CHANEL=x"}, "TRIPLINE_SLACK_CHANEL"},
 		{"bad env bool", "", []string{"TRIPLINE_RULES_BUILTIN=maybe"}, "TRIPLINE_RULES_BUILTIN"},
 		{"missing secret file", "", []string{"TRIPLINE_SLACK_TOKEN_FILE=/nonexistent"}, "TRIPLINE_SLACK_TOKEN_FILE"},

@@ -125,16 +125,16 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		d := &Detect{Bus: b, Workers: 2, Log: log, NewMatcher: func() Matcher { return eng.NewMatcher() }}
 		g.Go(func() error { return d.Run(ctx) })
 	}
-	if has("store") {
-		g.Go(func() error {
-			w, err := ch.wait(ctx)
-			if err != nil {
-				return nil // ctx ended
-			}
-			s := &Store{Bus: b, Writer: w, BatchSize: cfg.Store.BatchSize, Flush: cfg.Store.FlushInterval, Log: log}
-			return s.Run(ctx)
-		})
-	}
+	// Every role connects to ClickHouse in the background (readiness
+	// reports it); the store role then writes to it.
+	g.Go(func() error {
+		w, err := ch.wait(ctx)
+		if err != nil || !has("store") {
+			return nil
+		}
+		s := &Store{Bus: b, Writer: w, BatchSize: cfg.Store.BatchSize, Flush: cfg.Store.FlushInterval, Log: log}
+		return s.Run(ctx)
+	})
 	if has("alert") {
 		a := &Alert{Bus: b, Notifier: NewNotifier(cfg.Slack, log), Workers: 8, RetryDelay: 30 * time.Second, Log: log}
 		g.Go(func() error { return a.Run(ctx) })
