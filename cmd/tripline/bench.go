@@ -2,6 +2,7 @@ package main
 
 import (
 	"context"
+	"errors"
 	"fmt"
 	"os"
 	"os/signal"
@@ -39,9 +40,12 @@ listen (nats.listen) and reads the event count from ClickHouse.`,
 			}
 			if natsURL == "" {
 				natsURL = cfg.NATS.URL
-				if natsURL == "" {
+				if natsURL == "" && cfg.NATS.Listen != "" {
 					natsURL = "nats://" + cfg.NATS.Listen
 				}
+			}
+			if natsURL == "" {
+				return errors.New("bench observes findings on NATS: run the pipeline with nats.listen set (e.g. TRIPLINE_NATS_LISTEN=127.0.0.1:4222) or pass --nats")
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()

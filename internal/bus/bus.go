@@ -9,6 +9,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net"
+	neturl "net/url"
 	"path/filepath"
 	"strconv"
 	"time"
@@ -20,11 +21,13 @@ import (
 
 // Stream and subject names.
 const (
-	EventsStream    = "EVENTS"
-	EventsSubject   = "tl.events."
-	FindingsStream  = "FINDINGS"
-	FindingsSubject = "tl.findings."
-	SentBucket      = "tripline_alerts_sent"
+	EventsStream      = "EVENTS"
+	EventsSubject     = "tl.events."
+	FindingsStream    = "FINDINGS"
+	FindingsSubject   = "tl.findings."
+	DeadLetterStream  = "DEADLETTER"
+	DeadLetterSubject = "tl.deadletter."
+	SentBucket        = "tripline_alerts_sent"
 )
 
 // Config says how to reach NATS.
@@ -38,6 +41,10 @@ type Config struct {
 	StoreDir string
 	// Retention is the max age of stream messages and sent-alert records.
 	Retention time.Duration
+	// MaxBytes caps each stream; when a stream is full, new events are
+	// refused (ingest answers 503) rather than old ones dropped. 0 means
+	// no cap besides the server's.
+	MaxBytes int64
 }
 
 // Bus is a connection to JetStream with Tripline's streams in place.
@@ -74,7 +81,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 	nc, err := nats.Connect(url, opts...)
 	if err != nil {
 		b.Close()
-		return nil, fmt.Errorf("connect to nats %q: %w", url, err)
+		return nil, fmt.Errorf("connect to nats %s: %w", redactURL(url), err)
 	}
 	b.NC = nc
 	b.JS, err = jetstream.New(nc, jetstream.WithPublishAsyncMaxPending(4096))
@@ -82,7 +89,7 @@ func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
 		b.Close()
 		return nil, fmt.Errorf("jetstream: %w", err)
 	}
-	if err := b.ensure(ctx, cfg.Retention); err != nil {
+	if err := b.ensure(ctx, cfg); err != nil {
 		b.Close()
 		return nil, err
 	}
@@ -122,21 +129,37 @@ func startEmbedded(cfg Config) (*server.Server, error) {
 	return srv, nil
 }
 
-func (b *Bus) ensure(ctx context.Context, retention time.Duration) error {
+// ensure creates or updates the streams, the durable consumers and the
+// sent-alert bucket. EVENTS and FINDINGS keep a message until every
+// consumer has acknowledged it (interest retention), so they hold only the
+// backlog; the consumers are created here, before anything is published,
+// so that no message is published without interest whichever roles run.
+func (b *Bus) ensure(ctx context.Context, cfg Config) error {
 	for _, sc := range []jetstream.StreamConfig{
-		{Name: EventsStream, Subjects: []string{EventsSubject + ">"}},
-		{Name: FindingsStream, Subjects: []string{FindingsSubject + ">"}},
+		{Name: EventsStream, Subjects: []string{EventsSubject + ">"}, Retention: jetstream.InterestPolicy},
+		{Name: FindingsStream, Subjects: []string{FindingsSubject + ">"}, Retention: jetstream.InterestPolicy},
+		{Name: DeadLetterStream, Subjects: []string{DeadLetterSubject + ">"}, Retention: jetstream.LimitsPolicy,
+			Description: "messages a stage gave up on, with the reason in the Tripline-Reason header"},
 	} {
 		sc.Storage = jetstream.FileStorage
-		sc.MaxAge = retention
+		sc.MaxAge = cfg.Retention
 		sc.Duplicates = 2 * time.Minute
+		sc.Discard = jetstream.DiscardNew
+		if cfg.MaxBytes > 0 {
+			sc.MaxBytes = cfg.MaxBytes
+		}
 		if _, err := b.JS.CreateOrUpdateStream(ctx, sc); err != nil {
-			return fmt.Errorf("create stream %s: %w", sc.Name, err)
+			return fmt.Errorf("create stream %s: %w (a stream made by an older Tripline may need its data dir removed)", sc.Name, err)
+		}
+	}
+	for _, c := range Consumers {
+		if _, err := b.JS.CreateOrUpdateConsumer(ctx, c.Stream, c.Config()); err != nil {
+			return fmt.Errorf("consumer %s on %s: %w", c.Durable, c.Stream, err)
 		}
 	}
 	_, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{
-		Bucket: SentBucket, TTL: retention, Storage: jetstream.FileStorage,
-		Description: "alert ids already delivered to the notifier",
+		Bucket: SentBucket, TTL: cfg.Retention, Storage: jetstream.FileStorage,
+		Description: "alert ids claimed or delivered by the notifier",
 	})
 	if err != nil {
 		return fmt.Errorf("create key-value bucket %s: %w", SentBucket, err)
@@ -172,4 +195,12 @@ func (b *Bus) Close() {
 		b.srv.Shutdown()
 		b.srv.WaitForShutdown()
 	}
+}
+
+// redactURL hides a password in a NATS URL.
+func redactURL(u string) string {
+	if p, err := neturl.Parse(u); err == nil {
+		return p.Redacted()
+	}
+	return "(unparsable URL)"
 }

@@ -39,11 +39,16 @@ type NATS struct {
 	// URL of an external NATS server with JetStream; empty starts the
 	// official server embedded in-process, storing under DataDir.
 	URL string `yaml:"url"`
-	// Listen is the embedded server's client address ("" = in-process
-	// only, no TCP port).
+	// Listen is the embedded server's client address, loopback only ("" =
+	// in-process only, no TCP port; `tripline bench` needs one).
 	Listen string `yaml:"listen"`
-	// Retention is how long streams keep events and findings.
+	// Retention is the longest an event or finding waits on the bus for
+	// a stage to process it (a stage down for longer loses it); processed
+	// messages are removed at once.
 	Retention time.Duration `yaml:"retention"`
+	// MaxBytes caps each stream's backlog; when full, ingest answers 503
+	// instead of dropping older events.
+	MaxBytes int64 `yaml:"max_bytes"`
 }
 
 // HTTP configures the ingest listener.
@@ -56,7 +61,7 @@ type HTTP struct {
 	MaxRecordBytes int64 `yaml:"max_record_bytes"`
 	// AuthToken, when set, is required as "Authorization: Bearer <token>"
 	// on ingest endpoints. Required when Listen is not a loopback address.
-	AuthToken string `yaml:"auth_token" secret:"true"`
+	AuthToken string `yaml:"auth_token"`
 	// Pprof serves Go's profiler under /debug/pprof/ (for performance
 	// work; keep it off on a listener others can reach).
 	Pprof bool `yaml:"pprof"`
@@ -68,7 +73,7 @@ type ClickHouse struct {
 	Addr     string `yaml:"addr"`
 	Database string `yaml:"database"`
 	Username string `yaml:"username"`
-	Password string `yaml:"password" secret:"true"`
+	Password string `yaml:"password"`
 }
 
 // Rules says which detection rules are loaded.
@@ -83,9 +88,9 @@ type Rules struct {
 // set, alerts go to the log.
 type Slack struct {
 	// WebhookURL is an incoming webhook.
-	WebhookURL string `yaml:"webhook_url" secret:"true"`
+	WebhookURL string `yaml:"webhook_url"`
 	// Token is a bot token used with Channel (chat.postMessage).
-	Token   string `yaml:"token" secret:"true"`
+	Token   string `yaml:"token"`
 	Channel string `yaml:"channel"`
 	// APIURL overrides the Web API base URL (tests, proxies).
 	APIURL string `yaml:"api_url"`
@@ -110,7 +115,7 @@ func Default() Config {
 	return Config{
 		DataDir:    "./data",
 		LogLevel:   "info",
-		NATS:       NATS{Listen: "127.0.0.1:4222", Retention: 72 * time.Hour},
+		NATS:       NATS{Retention: 7 * 24 * time.Hour, MaxBytes: 10 << 30},
 		HTTP:       HTTP{Listen: "127.0.0.1:8080", MaxBodyBytes: 10 << 20, MaxRecordBytes: 1 << 20},
 		ClickHouse: ClickHouse{Addr: "127.0.0.1:9000", Database: "tripline", Username: "default"},
 		Rules:      Rules{Builtin: true},
@@ -217,6 +222,9 @@ func (c *Config) Validate() error {
 	}
 	if c.NATS.Retention < time.Minute {
 		bad("nats.retention", "%s is shorter than a minute", c.NATS.Retention)
+	}
+	if c.NATS.MaxBytes < 0 {
+		bad("nats.max_bytes", "must not be negative")
 	}
 	host, _, err := net.SplitHostPort(c.HTTP.Listen)
 	if err != nil {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"fmt"
 	"io"
+	"net/url"
 	"slices"
 	"sync"
 	"sync/atomic"
@@ -59,7 +60,11 @@ func Run(ctx context.Context, o Options) (Report, error) {
 	var rep Report
 	nc, err := nats.Connect(o.NATSURL)
 	if err != nil {
-		return rep, fmt.Errorf("connect to %s to observe findings: %w", o.NATSURL, err)
+		shown := "(unparsable URL)"
+		if u, perr := url.Parse(o.NATSURL); perr == nil {
+			shown = u.Redacted()
+		}
+		return rep, fmt.Errorf("connect to %s to observe findings: %w", shown, err)
 	}
 	defer nc.Close()
 	base, err := o.Stored(ctx)

@@ -59,12 +59,11 @@ func (a *Alert) Run(ctx context.Context) error {
 	if err != nil {
 		return err
 	}
-	c := consumer{stream: bus.FindingsStream, durable: "alert", maxAckPending: 1000, pull: 256}
+	c := consumer{Consumer: bus.AlertConsumer, pull: 256}
 	return c.run(ctx, a.Bus.JS, a.Workers, func(m jetstream.Msg) {
 		f, err := event.UnmarshalFinding(m.Data())
 		if err != nil {
-			a.Log.Error("dropping undecodable finding", "err", err)
-			_ = m.Term()
+			giveUp(ctx, a.Bus, a.Log, "alert", m, err)
 			return
 		}
 		a.handle(ctx, sent, m, f)
@@ -85,18 +84,22 @@ func (a *Alert) handle(ctx context.Context, sent jetstream.KeyValue, m jetstream
 	}
 	a.inflight.Store(id, true)
 	defer a.inflight.Delete(id)
-	stop := keepAlive(m) // retries may outlast ackWait
+	stop := keepAlive(m) // retries may outlast AckWait
 	err = a.Notifier.Notify(ctx, f)
 	stop()
+	// Record the outcome even when ctx ended during the post (shutdown):
+	// a claim left behind would make the alert look abandoned.
+	rctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), 5*time.Second)
+	defer cancel()
 	if err != nil {
 		a.Log.Error("alert not delivered, will retry", "alert_id", id, "rule_id", f.RuleID, "err", err)
-		if derr := sent.Delete(ctx, id, jetstream.LastRevision(rev)); derr != nil {
+		if derr := sent.Delete(rctx, id, jetstream.LastRevision(rev)); derr != nil {
 			a.Log.Error("releasing the claim of an undelivered alert", "alert_id", id, "err", derr)
 		}
 		_ = m.NakWithDelay(a.RetryDelay)
 		return
 	}
-	if _, err := sent.Update(ctx, id, []byte(claimSent), rev); err != nil {
+	if _, err := sent.Update(rctx, id, []byte(claimSent), rev); err != nil {
 		a.Log.Error("recording sent alert", "alert_id", id, "err", err)
 	}
 	_ = m.Ack()
@@ -115,7 +118,7 @@ func (a *Alert) claimed(ctx context.Context, sent jetstream.KeyValue, m jetstrea
 	case state != claimSending:
 		_ = m.Ack() // sent, or already reported as unconfirmed
 	case ours || time.Since(e.Created()) < staleClaim:
-		_ = m.NakWithDelay(ackWait) // being posted right now
+		_ = m.NakWithDelay(bus.AckWait) // being posted right now
 	default:
 		a.Log.Error("alert may not have reached the notifier: Tripline stopped while posting it; not posting again to avoid a duplicate",
 			"alert_id", f.AlertID, "rule_id", f.RuleID, "summary", f.Summary, "claimed_at", e.Created())

@@ -7,24 +7,24 @@ package pipeline
 import (
 	"context"
 	"fmt"
+	"log/slog"
 	"sync"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tripline/tripline/internal/bus"
 )
 
-// ackWait is how long a delivered message may stay unacknowledged before
-// JetStream delivers it again. It bounds how long messages handed to a
-// process that crashed wait after its restart; slow handlers extend it
-// with keepAlive.
-const ackWait = 10 * time.Second
+// maxDeliveries is how often a stage tries a message whose handling keeps
+// failing (an insert ClickHouse rejects, findings too large to publish)
+// before it dead-letters it, so one bad message cannot stall a stage.
+const maxDeliveries = 5
 
-// consumer is a durable pull consumer whose messages are handed to
-// workers through a channel.
+// consumer feeds the messages of one of the pipeline's durable consumers
+// to workers through a channel.
 type consumer struct {
-	stream, durable string
-	// maxAckPending bounds messages delivered but not acknowledged.
-	maxAckPending int
+	bus.Consumer
 	// pull is how many messages the client buffers ahead. Event batches
 	// are large (up to half a MiB), so it must stay small enough for the
 	// connection's pending-bytes limit.
@@ -34,16 +34,9 @@ type consumer struct {
 // run creates or updates the durable consumer and feeds its messages to
 // handle from `workers` goroutines until ctx ends.
 func (c consumer) run(ctx context.Context, js jetstream.JetStream, workers int, handle func(jetstream.Msg)) error {
-	cons, err := js.CreateOrUpdateConsumer(ctx, c.stream, jetstream.ConsumerConfig{
-		Durable:       c.durable,
-		AckPolicy:     jetstream.AckExplicitPolicy,
-		AckWait:       ackWait,
-		MaxAckPending: c.maxAckPending,
-		MaxDeliver:    -1,
-		DeliverPolicy: jetstream.DeliverAllPolicy,
-	})
+	cons, err := js.CreateOrUpdateConsumer(ctx, c.Stream, c.Config())
 	if err != nil {
-		return fmt.Errorf("consumer %s on %s: %w", c.durable, c.stream, err)
+		return fmt.Errorf("consumer %s on %s: %w", c.Durable, c.Stream, err)
 	}
 	msgs := make(chan jetstream.Msg, workers*2)
 	cc, err := cons.Consume(func(m jetstream.Msg) {
@@ -53,7 +46,7 @@ func (c consumer) run(ctx context.Context, js jetstream.JetStream, workers int, 
 		}
 	}, jetstream.PullMaxMessages(c.pull))
 	if err != nil {
-		return fmt.Errorf("consume %s: %w", c.durable, err)
+		return fmt.Errorf("consume %s: %w", c.Durable, err)
 	}
 	var wg sync.WaitGroup
 	for range workers {
@@ -75,11 +68,11 @@ func (c consumer) run(ctx context.Context, js jetstream.JetStream, workers int, 
 }
 
 // keepAlive tells JetStream that m is still being worked on, every half
-// ackWait, until the returned stop is called.
+// AckWait, until the returned stop is called.
 func keepAlive(m jetstream.Msg) (stop func()) {
 	done := make(chan struct{})
 	go func() {
-		t := time.NewTicker(ackWait / 2)
+		t := time.NewTicker(bus.AckWait / 2)
 		defer t.Stop()
 		for {
 			select {
@@ -91,4 +84,23 @@ func keepAlive(m jetstream.Msg) (stop func()) {
 		}
 	}()
 	return func() { close(done) }
+}
+
+// lastTry reports whether m has been delivered maxDeliveries times.
+func lastTry(m jetstream.Msg) bool {
+	md, err := m.Metadata()
+	return err == nil && md.NumDelivered >= maxDeliveries
+}
+
+// giveUp dead-letters m with the reason and terminates it; if even the
+// dead-letter publish fails, m is left for redelivery.
+func giveUp(ctx context.Context, b *bus.Bus, log *slog.Logger, stage string, m jetstream.Msg, reason error) {
+	if err := b.DeadLetter(ctx, stage, m, reason); err != nil {
+		log.Error("dead-letter failed, message will be redelivered", "stage", stage, "err", err)
+		_ = m.NakWithDelay(time.Second)
+		return
+	}
+	log.Error("message dead-lettered", "stage", stage, "subject", m.Subject(), "reason", reason,
+		"stream", bus.DeadLetterStream)
+	_ = m.Term()
 }

@@ -125,6 +125,12 @@ func TestKillLosesNothing(t *testing.T) {
 		if err := cmd.Start(); err != nil {
 			t.Fatal(err)
 		}
+		t.Cleanup(func() { // whatever happens, no process outlives the test
+			if cmd.ProcessState == nil {
+				_ = cmd.Process.Kill()
+				_ = cmd.Wait()
+			}
+		})
 		eventually(t, 30*time.Second, "tripline answers /healthz", func() bool {
 			resp, err := http.Get("http://" + httpAddr + "/healthz")
 			if err != nil {
@@ -151,10 +157,10 @@ func TestKillLosesNothing(t *testing.T) {
 	eventually(t, 60*time.Second, "40 more batches acknowledged after the restart", func() bool { return p.count() >= killedAt+40 })
 	close(stop)
 	wg.Wait()
-	t.Cleanup(func() {
+	defer func() {
 		_ = second.Process.Signal(os.Interrupt)
 		_ = second.Wait()
-	})
+	}()
 
 	st, err := store.Open(t.Context(), sc)
 	if err != nil {

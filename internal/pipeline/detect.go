@@ -2,6 +2,7 @@ package pipeline
 
 import (
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -26,7 +27,7 @@ type Detect struct {
 
 // Run consumes EVENTS until ctx ends.
 func (d *Detect) Run(ctx context.Context) error {
-	c := consumer{stream: bus.EventsStream, durable: "detect", maxAckPending: 64, pull: 8}
+	c := consumer{Consumer: bus.DetectConsumer, pull: 8}
 	matchers := make(chan Matcher, d.Workers)
 	for range d.Workers {
 		matchers <- d.NewMatcher()
@@ -41,8 +42,7 @@ func (d *Detect) Run(ctx context.Context) error {
 func (d *Detect) handle(ctx context.Context, mt Matcher, m jetstream.Msg) {
 	evs, err := event.UnmarshalBatch(m.Data())
 	if err != nil {
-		d.Log.Error("dropping undecodable event batch", "subject", m.Subject(), "err", err)
-		_ = m.Term()
+		giveUp(ctx, d.Bus, d.Log, "detect", m, err)
 		return
 	}
 	var findings []event.Finding
@@ -54,6 +54,10 @@ func (d *Detect) handle(ctx context.Context, mt Matcher, m jetstream.Msg) {
 	}
 	if len(findings) > 0 {
 		if err := d.Bus.PublishFindings(ctx, findings); err != nil {
+			if lastTry(m) {
+				giveUp(ctx, d.Bus, d.Log, "detect", m, fmt.Errorf("publishing findings: %w", err))
+				return
+			}
 			d.Log.Error("publishing findings, will retry", "err", err)
 			_ = m.NakWithDelay(time.Second)
 			return

@@ -95,13 +95,18 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	if len(roles) == 0 {
 		roles = Roles
 	}
+	for _, r := range roles {
+		if !slices.Contains(Roles, r) {
+			return fmt.Errorf("--role %q: want some of %v", r, Roles)
+		}
+	}
 	has := func(r string) bool { return slices.Contains(roles, r) }
 
 	if err := os.MkdirAll(cfg.DataDir, 0o750); err != nil {
 		return fmt.Errorf("data_dir: %w", err)
 	}
 	b, err := bus.Open(ctx, bus.Config{
-		URL: cfg.NATS.URL, Listen: cfg.NATS.Listen, Retention: cfg.NATS.Retention,
+		URL: cfg.NATS.URL, Listen: cfg.NATS.Listen, Retention: cfg.NATS.Retention, MaxBytes: cfg.NATS.MaxBytes,
 		StoreDir: filepath.Join(cfg.DataDir, "nats"),
 	}, log)
 	if err != nil {
@@ -116,6 +121,11 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		Username: cfg.ClickHouse.Username, Password: cfg.ClickHouse.Password}, log: log}
 	defer ch.Close()
 
+	// Bind the listener first: if it fails, no stage has started.
+	srv, ln, err := newHTTPServer(cfg, b, ch, has("ingest"), log)
+	if err != nil {
+		return err
+	}
 	g, ctx := errgroup.WithContext(ctx)
 	if has("detect") {
 		eng, err := LoadEngine(cfg.Rules, log)
@@ -141,10 +151,6 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	}
 	// Health and metrics are served by every role; ingest routes only by
 	// the ingest role.
-	srv, ln, err := newHTTPServer(cfg, b, ch, has("ingest"), log)
-	if err != nil {
-		return err
-	}
 	g.Go(func() error {
 		if err := srv.Serve(ln); !errors.Is(err, http.ErrServerClosed) {
 			return fmt.Errorf("http: %w", err)

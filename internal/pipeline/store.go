@@ -1,7 +1,9 @@
 package pipeline
 
 import (
+	"cmp"
 	"context"
+	"fmt"
 	"log/slog"
 	"time"
 
@@ -26,7 +28,10 @@ type Store struct {
 	Writer    Writer
 	BatchSize int
 	Flush     time.Duration
-	Log       *slog.Logger
+	// RetryDelay is how long a message whose insert failed waits before
+	// it is delivered again (2s when zero).
+	RetryDelay time.Duration
+	Log        *slog.Logger
 }
 
 // Run consumes both streams until ctx ends.
@@ -34,7 +39,7 @@ func (s *Store) Run(ctx context.Context) error {
 	g, ctx := errgroup.WithContext(ctx)
 	g.Go(func() error {
 		b := batcher[event.Event]{
-			c:      consumer{stream: bus.EventsStream, durable: "store-events", maxAckPending: 256, pull: 32},
+			c:      consumer{Consumer: bus.StoreEventsConsumer, pull: 32},
 			decode: event.UnmarshalBatch,
 			write:  s.Writer.InsertEvents,
 		}
@@ -42,7 +47,7 @@ func (s *Store) Run(ctx context.Context) error {
 	})
 	g.Go(func() error {
 		b := batcher[event.Finding]{
-			c: consumer{stream: bus.FindingsStream, durable: "store-alerts", maxAckPending: 20000, pull: 1000},
+			c: consumer{Consumer: bus.StoreAlertsConsumer, pull: 1000},
 			decode: func(b []byte) ([]event.Finding, error) {
 				f, err := event.UnmarshalFinding(b)
 				return []event.Finding{f}, err
@@ -69,7 +74,7 @@ type batcher[T any] struct {
 }
 
 func (b *batcher[T]) run(ctx context.Context, s *Store) error {
-	in := make(chan jetstream.Msg, 256)
+	in := make(chan jetstream.Msg, b.c.pull)
 	errc := make(chan error, 1)
 	go func() {
 		errc <- b.c.run(ctx, s.Bus.JS, 1, func(m jetstream.Msg) {
@@ -79,48 +84,78 @@ func (b *batcher[T]) run(ctx context.Context, s *Store) error {
 			}
 		})
 	}()
-	var (
-		msgs  []jetstream.Msg
-		items []T
-	)
+	var p pending[T]
 	tick := time.NewTicker(s.Flush)
 	defer tick.Stop()
-	flush := func() {
-		if len(msgs) == 0 {
-			return
-		}
-		n, err := b.write(ctx, items, true)
-		if err != nil {
-			s.Log.Error("store write failed, messages will be redelivered", "consumer", b.c.durable, "rows", len(items), "err", err)
-			for _, m := range msgs {
-				_ = m.NakWithDelay(2 * time.Second)
-			}
-		} else {
-			for _, m := range msgs {
-				_ = m.Ack()
-			}
-			s.Log.Debug("stored", "consumer", b.c.durable, "rows", n, "messages", len(msgs))
-		}
-		msgs, items = msgs[:0], items[:0]
-	}
 	for {
 		select {
 		case m := <-in:
 			its, err := b.decode(m.Data())
 			if err != nil {
-				s.Log.Error("dropping undecodable message", "consumer", b.c.durable, "subject", m.Subject(), "err", err)
-				_ = m.Term()
+				giveUp(ctx, s.Bus, s.Log, b.c.Durable, m, err)
 				continue
 			}
-			msgs = append(msgs, m)
-			items = append(items, its...)
-			if len(items) >= s.BatchSize {
-				flush()
+			p.add(m, its)
+			if len(p.items) >= s.BatchSize {
+				b.flush(ctx, s, &p)
 			}
 		case <-tick.C:
-			flush()
+			b.flush(ctx, s, &p)
 		case err := <-errc:
 			return err
 		}
+	}
+}
+
+// pending is what a batcher holds until its next flush: the messages and
+// their items, items[ends[i-1]:ends[i]] belonging to msgs[i].
+type pending[T any] struct {
+	msgs  []jetstream.Msg
+	items []T
+	ends  []int
+}
+
+func (p *pending[T]) add(m jetstream.Msg, its []T) {
+	p.msgs = append(p.msgs, m)
+	p.items = append(p.items, its...)
+	p.ends = append(p.ends, len(p.items))
+}
+
+func (p *pending[T]) reset() {
+	p.msgs, p.items, p.ends = p.msgs[:0], p.items[:0], p.ends[:0]
+}
+
+// flush writes everything pending in one insert and acks it. If the insert
+// fails, each message is written on its own, so one bad message (a row the
+// server rejects) cannot hold back the others: it is retried later and
+// dead-lettered on its last delivery.
+func (b *batcher[T]) flush(ctx context.Context, s *Store, p *pending[T]) {
+	defer p.reset()
+	if len(p.msgs) == 0 {
+		return
+	}
+	n, err := b.write(ctx, p.items, true)
+	if err == nil {
+		for _, m := range p.msgs {
+			_ = m.Ack()
+		}
+		s.Log.Debug("stored", "consumer", b.c.Durable, "rows", n, "messages", len(p.msgs))
+		return
+	}
+	s.Log.Warn("batch insert failed, writing its messages one by one", "consumer", b.c.Durable, "rows", len(p.items), "err", err)
+	start := 0
+	for i, m := range p.msgs {
+		its := p.items[start:p.ends[i]]
+		start = p.ends[i]
+		if _, err := b.write(ctx, its, true); err != nil {
+			if ctx.Err() == nil && lastTry(m) {
+				giveUp(ctx, s.Bus, s.Log, b.c.Durable, m, fmt.Errorf("insert: %w", err))
+				continue
+			}
+			s.Log.Error("store write failed, message will be redelivered", "consumer", b.c.Durable, "rows", len(its), "err", err)
+			_ = m.NakWithDelay(cmp.Or(s.RetryDelay, 2*time.Second))
+			continue
+		}
+		_ = m.Ack()
 	}
 }
