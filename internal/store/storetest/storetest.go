@@ -54,3 +54,18 @@ func Config(tb testing.TB) store.Config {
 	})
 	return store.Config{Addr: Addr(), Database: db}
 }
+
+// StopMerges stops background merges of a table of cfg's database, so a
+// test counting rows sees every row inserted, even ones a
+// ReplacingMergeTree would fold later.
+func StopMerges(tb testing.TB, cfg store.Config, table string) {
+	tb.Helper()
+	conn, err := clickhouse.Open(&clickhouse.Options{Addr: []string{cfg.Addr}, DialTimeout: 3 * time.Second})
+	if err != nil {
+		tb.Fatal(err)
+	}
+	defer conn.Close()
+	if err := conn.Exec(tb.Context(), "SYSTEM STOP MERGES "+cfg.Database+"."+table); err != nil {
+		tb.Fatalf("stop merges of %s: %v", table, err)
+	}
+}
