@@ -3,6 +3,7 @@ package detect
 import (
 	"fmt"
 	"os"
+	"path/filepath"
 	"slices"
 	"sort"
 	"strings"
@@ -11,13 +12,6 @@ import (
 	"github.com/tripline/tripline/ingest"
 	"github.com/tripline/tripline/internal/event"
 )
-
-func skipWithoutCorpus(t *testing.T) {
-	t.Helper()
-	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("shared corpus not found at %s (it sits next to the repository in CI); skipping", corpusDir)
-	}
-}
 
 // stratusWant lists, for every stratus-red-team technique in the corpus,
 // the rules that fire on its detonation. Techniques the pack does not
@@ -64,10 +58,15 @@ var stratusWant = map[string][]string{
 // TestStratusCorpus runs the pack over real CloudTrail captured while
 // detonating attack techniques, which the rules were not written from.
 func TestStratusCorpus(t *testing.T) {
-	skipWithoutCorpus(t)
+	requireCorpus(t, "stratus-red-team")
 	eng, _ := NewEngine(builtinRules(t))
 	m := eng.NewMatcher()
 	files := stratusFiles(t)
+	for technique := range stratusWant {
+		if _, ok := files[technique]; !ok {
+			t.Errorf("%s: no detonation log in %s", technique, filepath.Join(corpusDir, "stratus-red-team"))
+		}
+	}
 	covered := 0
 	for technique, recs := range files {
 		fired := map[string]bool{}
@@ -162,8 +161,11 @@ var pantherExplained = map[string]string{
 // the rules that cover the same behaviour, and reports precision and
 // recall against Panther's labels. Unreviewed disagreements fail.
 func TestPantherCorpus(t *testing.T) {
-	skipWithoutCorpus(t)
+	requireCorpus(t, filepath.Join("panther-tests", "aws_cloudtrail_rules.jsonl"))
 	rows := pantherRows(t)
+	if len(rows) == 0 {
+		t.Fatal("no Panther tests in the corpus")
+	}
 	eng, _ := NewEngine(builtinRules(t))
 	m := eng.NewMatcher()
 	var tp, fp, fn, tn, undecodable, otherHits int
@@ -235,4 +237,45 @@ func ratio(a, b int) string {
 		return "n/a"
 	}
 	return fmt.Sprintf("%d/%d (%.1f%%)", a, b, 100*float64(a)/float64(b))
+}
+
+// fakeTB records Fatal and Skip instead of stopping the test.
+type fakeTB struct {
+	testing.TB
+	fatal, skip string
+}
+
+func (f *fakeTB) Fatal(args ...any) { f.fatal = fmt.Sprint(args...) }
+func (f *fakeTB) Skip(args ...any)  { f.skip = fmt.Sprint(args...) }
+
+// TestRequireCorpus checks that a missing corpus skips outside CI and
+// fails in CI.
+func TestRequireCorpus(t *testing.T) {
+	saved := corpusDir
+	t.Cleanup(func() { corpusDir = saved })
+	corpusDir = t.TempDir()
+	if err := os.Mkdir(filepath.Join(corpusDir, "part"), 0o755); err != nil {
+		t.Fatal(err)
+	}
+	missing := filepath.Join("no-such-part", "x.jsonl")
+	for _, ci := range []string{"", "true"} {
+		t.Setenv("CI", ci)
+		f := &fakeTB{TB: t}
+		requireCorpus(f, "part")
+		if f.fatal != "" || f.skip != "" {
+			t.Errorf("CI=%q, corpus present: fatal %q, skip %q", ci, f.fatal, f.skip)
+		}
+	}
+	t.Setenv("CI", "")
+	f := &fakeTB{TB: t}
+	requireCorpus(f, missing)
+	if f.fatal != "" || !strings.Contains(f.skip, "no-such-part") {
+		t.Errorf("outside CI: fatal %q, skip %q; want a skip naming the missing part", f.fatal, f.skip)
+	}
+	t.Setenv("CI", "true")
+	f = &fakeTB{TB: t}
+	requireCorpus(f, missing)
+	if f.skip != "" || !strings.Contains(f.fatal, "no-such-part") || !strings.Contains(f.fatal, "CI is set") {
+		t.Errorf("in CI: fatal %q, skip %q; want a failure naming the missing part", f.fatal, f.skip)
+	}
 }

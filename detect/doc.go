@@ -24,7 +24,10 @@
 // Unknown keys are errors. LoadFS, LoadPaths and Parse report every
 // problem as a *LoadError with the file, line and column, including the
 // position of an error inside an expression; a rule with a problem is left
-// out and the others load.
+// out and the others load. Ids are unique within what one loader call
+// loads: a repeated id is such a problem. Merge combines the built-in
+// pack with the user's rules, a user's rule replacing the built-in rule of
+// the same id (a copy tuned for the site).
 //
 // # The rule language
 //

@@ -69,6 +69,7 @@ type ruleCounts struct {
 
 // RuleStats counts one rule's results since the engine was made.
 type RuleStats struct {
+	// RuleID is the rule's id.
 	RuleID string
 	// Matches counts findings.
 	Matches uint64
@@ -77,22 +78,35 @@ type RuleStats struct {
 }
 
 // NewEngine indexes compiled rules (from LoadFS, LoadPaths or Parse) by
-// source. Rule ids must be unique.
+// source. A rule it cannot use is left out and reported, and the engine of
+// the other rules is returned all the same, so that one bad rule cannot
+// disable detection: the returned engine is never nil, and err, when not
+// nil, joins one error per rule left out. Rules left out are a nil rule, a
+// rule not made by the loaders (not compiled), and a rule whose id an
+// earlier rule has (a *LoadError at its id; the first rule of an id is
+// kept). Combine rule sets that may share ids with Merge first.
 func NewEngine(rules []*Rule) (*Engine, error) {
-	e := &Engine{
-		rules:   append([]*Rule(nil), rules...),
-		sources: map[string]*sourceRules{},
-		counts:  make([]ruleCounts, len(rules)),
+	e := &Engine{sources: map[string]*sourceRules{}}
+	var errs []error
+	seen := map[string]*Rule{}
+	for i, r := range rules {
+		if r == nil {
+			errs = append(errs, fmt.Errorf("detect: rule %d is nil; left out", i))
+			continue
+		}
+		if !r.compiled() {
+			errs = append(errs, fmt.Errorf("detect: rule %d (%s) was not compiled (load rules with LoadFS, LoadPaths or Parse); left out", i, r.ID))
+			continue
+		}
+		if first, dup := seen[r.ID]; dup {
+			errs = append(errs, duplicateError(r, first))
+			continue
+		}
+		seen[r.ID] = r
+		e.rules = append(e.rules, r)
 	}
-	seen := map[string]bool{}
+	e.counts = make([]ruleCounts, len(e.rules))
 	for i, r := range e.rules {
-		if r == nil || !r.compiled() {
-			return nil, fmt.Errorf("detect: rule %d was not compiled (load rules with LoadFS, LoadPaths or Parse)", i)
-		}
-		if seen[r.ID] {
-			return nil, fmt.Errorf("detect: duplicate rule id %q", r.ID)
-		}
-		seen[r.ID] = true
 		for _, name := range r.Sources {
 			sr := e.sources[name]
 			if sr == nil {
@@ -105,7 +119,7 @@ func NewEngine(rules []*Rule) (*Engine, error) {
 	for _, sr := range e.sources {
 		e.index(sr)
 	}
-	return e, nil
+	return e, errors.Join(errs...)
 }
 
 // index works out which fields a source's rules read and builds the
@@ -180,7 +194,8 @@ func (r *engineRule) passes(vals []scanValue) bool {
 	return true
 }
 
-// Rules returns the engine's rules in the order given to NewEngine.
+// Rules returns the engine's rules in the order given to NewEngine,
+// without those it left out.
 func (e *Engine) Rules() []*Rule { return append([]*Rule(nil), e.rules...) }
 
 // Stats returns per-rule counters, in the order of Rules.
@@ -200,9 +215,12 @@ func (e *Engine) Decoded() (decoded, failed uint64) { return e.decodes.Load(), e
 // RuleError is a rule's runtime error on one event; the event did not
 // match that rule.
 type RuleError struct {
-	RuleID  string
+	// RuleID is the id of the rule that failed.
+	RuleID string
+	// EventID is the id of the event it failed on.
 	EventID string
-	Err     error
+	// Err is the expression's runtime error.
+	Err error
 }
 
 // Error implements error.

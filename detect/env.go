@@ -90,8 +90,9 @@ type normField struct {
 	get  func(*event.Event) any
 }
 
-// normFields are the normalized fields every rule sees, in the order of
-// event.FieldNames.
+// normFields are the normalized fields every rule (and hunt expression)
+// sees, in the order of event.Event's fields. It is the one list of them:
+// declaration, addNormalized and the engine's field index all read it.
 var normFields = []normField{
 	{"time", kindTime, func(e *event.Event) any { return e.Time }},
 	{"source", kindString, func(e *event.Event) any { return e.Source }},
@@ -229,9 +230,9 @@ func (sc *schema) coerce(env map[string]any, names []string) {
 }
 
 // addNormalized sets the normalized fields listed in idx (indexes into
-// normFields). As in event.Event.AddFields, a record field of the same name
-// wins, but only when it has the normalized field's type; otherwise the
-// normalized value replaces it, so that the declared types always hold.
+// normFields). A record field of the same name wins, but only when it has
+// the normalized field's type; otherwise the normalized value replaces it,
+// so that the declared types always hold.
 func addNormalized(env map[string]any, ev *event.Event, idx []int) {
 	for _, i := range idx {
 		f := &normFields[i]

@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
+	"fmt"
 	"os"
 	"path/filepath"
 	"sync"
@@ -18,6 +19,32 @@ import (
 // corpusDir is the shared corpus, next to the repository (CI has it there;
 // a user's clone may not).
 var corpusDir = filepath.Join("..", "..", "shared", "corpus")
+
+// requireCorpus checks that the shared corpus and its parts (paths under
+// corpusDir) exist, and skips the test when one does not, or fails it in
+// CI, where the corpus is always present.
+func requireCorpus(tb testing.TB, parts ...string) {
+	tb.Helper()
+	for _, p := range append([]string{"."}, parts...) {
+		path := filepath.Join(corpusDir, p)
+		if _, err := os.Stat(path); err != nil {
+			skipOrFail(tb, fmt.Sprintf("shared corpus: %v (the corpus sits next to the repository, at %s, in CI; clone it there to run this test)", err, corpusDir))
+			return
+		}
+	}
+}
+
+// skipOrFail skips the test with msg, or fails it when the environment
+// variable CI is set: CI provides every prerequisite, so a missing one
+// there is a broken setup, not a reason to skip.
+func skipOrFail(tb testing.TB, msg string) {
+	tb.Helper()
+	if os.Getenv("CI") != "" {
+		tb.Fatal(msg + " [CI is set, so this fails instead of skipping]")
+		return
+	}
+	tb.Skip(msg)
+}
 
 const demoFile = "../deploy/demo/attack.ndjson"
 

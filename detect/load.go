@@ -158,12 +158,26 @@ func (c *collector) finish() ([]*Rule, []error) {
 	out := c.rules[:0]
 	for _, r := range c.rules {
 		if first, dup := seen[r.ID]; dup {
-			c.errs = append(c.errs, &LoadError{File: r.File, Line: r.idLine, Column: r.idCol, RuleID: r.ID,
-				Err: fmt.Errorf("duplicate rule id (first defined at %s:%d)", first.File, first.idLine)})
+			c.errs = append(c.errs, duplicateError(r, first))
 			continue
 		}
 		seen[r.ID] = r
 		out = append(out, r)
 	}
 	return out, c.errs
+}
+
+// duplicateError is the *LoadError of rule r, whose id the earlier rule
+// first has.
+func duplicateError(r, first *Rule) *LoadError {
+	return &LoadError{File: r.File, Line: r.idLine, Column: r.idCol, RuleID: r.ID, Err: &duplicateIDError{first: first}}
+}
+
+// duplicateIDError says where a repeated rule id was first defined. It
+// reads first.File when printed, so that it names the path LoadPaths gives
+// the rules of a directory after LoadFS loaded them.
+type duplicateIDError struct{ first *Rule }
+
+func (e *duplicateIDError) Error() string {
+	return fmt.Sprintf("duplicate rule id (first defined at %s:%d)", e.first.File, e.first.idLine)
 }

@@ -13,12 +13,16 @@ import (
 // file. Line and Column are 1-based; an error inside an expression points
 // at the offending token in the file.
 type LoadError struct {
-	File   string
-	Line   int
+	// File is the rule file, as named to the loader.
+	File string
+	// Line is the 1-based line in File.
+	Line int
+	// Column is the 1-based column on Line.
 	Column int
 	// RuleID is the id of the rule the error belongs to, if known.
 	RuleID string
-	Err    error
+	// Err is the problem.
+	Err error
 }
 
 // Error reads "file:line:col: rule <id>: <message>" ("file:line:col:

@@ -250,7 +250,27 @@ func TestNewEngineErrors(t *testing.T) {
 	if _, err := NewEngine([]*Rule{rules[0], rules[0]}); err == nil {
 		t.Error("duplicate id accepted")
 	}
-	eng, err := NewEngine(nil)
+	// A bad rule is left out; the others still run.
+	good := mustParse(t, rule("good", "cloudtrail", "true")+rule("other", "json", "true"))
+	eng, err := NewEngine([]*Rule{good[0], {ID: "raw"}, nil, good[0], good[1]})
+	var le *LoadError
+	if err == nil || !errors.As(err, &le) || le.RuleID != "good" || le.Line != 1 || le.Column != 5 ||
+		!strings.Contains(err.Error(), "rule 1 (raw) was not compiled") || !strings.Contains(err.Error(), "rule 2 is nil") {
+		t.Errorf("NewEngine with bad rules: err = %v", err)
+	}
+	if eng == nil {
+		t.Fatal("NewEngine with bad rules returned no engine")
+	}
+	if got := ids(eng.Rules()); !slices.Equal(got, []string{"good", "other"}) {
+		t.Errorf("engine rules %q, want [good other]", got)
+	}
+	if out, err := eng.NewMatcher().Match(ctEvent(t, `{"eventName":"x","eventSource":"s3.amazonaws.com","eventTime":"2026-01-01T00:00:00Z","eventID":"1"}`), nil); err != nil || len(out) != 1 || out[0].RuleID != "good" {
+		t.Errorf("partial engine: %v, %v", ruleIDs(out), err)
+	}
+	if st := eng.Stats(); len(st) != 2 || st[0].RuleID != "good" || st[0].Matches != 1 {
+		t.Errorf("stats %+v", st)
+	}
+	eng, err = NewEngine(nil)
 	if err != nil || len(eng.Rules()) != 0 {
 		t.Errorf("empty engine: %v", err)
 	}

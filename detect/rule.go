@@ -35,9 +35,14 @@ type Rule struct {
 	References []string
 	// Tests are the rule's inline test cases.
 	Tests []RuleTest
-	// File and Line say where the rule was defined.
+	// File is the rule's file, as named to the loader.
 	File string
+	// Line is the line of the rule's document in File.
 	Line int
+	// Overrides is the rule of the same id that this rule replaced when
+	// Merge combined rule sets (a built-in rule the user copied and
+	// tuned), or nil.
+	Overrides *Rule
 
 	programs      map[string]*program // by source
 	idLine, idCol int

@@ -85,7 +85,12 @@ func newAlertsCmd() *cobra.Command {
 	cmd := &cobra.Command{
 		Use:   "alerts",
 		Short: "List stored alerts",
-		Long:  `Alerts lists the findings stored in ClickHouse, newest first.`,
+		Long: `Alerts lists the findings stored in ClickHouse, newest first.
+
+--since and --until select alerts by the time of the event that raised them
+(the TIME column, as in hunt), not by when Tripline detected it: an alert
+raised today for an event replayed from last month is listed under last
+month's window, and newest first means newest event first.`,
 		Example: `  tripline alerts --since 24h
   tripline alerts --since 7d --rule aws-lambda-permission-public --format json`,
 		Args: cobra.NoArgs,

@@ -48,6 +48,9 @@ target, outcome, ...) are available. Queries run read-only with limits.`,
 			if format != "table" && format != "json" {
 				return fmt.Errorf("--format %q: want table or json", format)
 			}
+			if limit < 0 {
+				return fmt.Errorf("--limit %d: want 0 (no limit) or more", limit)
+			}
 			if len(sources) == 0 {
 				sources = detect.SourceNames()
 			}
@@ -75,7 +78,7 @@ target, outcome, ...) are available. Queries run read-only with limits.`,
 				if err := out.print(&ev); err != nil {
 					return err
 				}
-				if matched >= limit {
+				if limit > 0 && matched >= limit {
 					return errStop
 				}
 				return nil
@@ -83,13 +86,13 @@ target, outcome, ...) are available. Queries run read-only with limits.`,
 			if err != nil && !errors.Is(err, errStop) {
 				return err
 			}
-			return out.done(matched, scanned, matched >= limit)
+			return out.done(matched, scanned, limit > 0 && matched >= limit)
 		},
 	}
 	tf.add(cmd)
 	cmd.Flags().StringSliceVar(&sources, "source", nil, "only events of these sources (default all)")
 	cmd.Flags().StringVar(&format, "format", "table", "table or json (one event per line)")
-	cmd.Flags().IntVar(&limit, "limit", 1000, "stop after this many matches")
+	cmd.Flags().IntVar(&limit, "limit", 1000, "stop after this many matches; 0 means no limit")
 	return cmd
 }
 

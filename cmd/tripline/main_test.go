@@ -35,8 +35,12 @@ func TestHelpIsUseful(t *testing.T) {
 		}
 	}
 	out, err := execute(t, "hunt", "--help")
-	if err != nil || !strings.Contains(out, "--since") || !strings.Contains(out, "Examples:") {
+	if err != nil || !strings.Contains(out, "--since") || !strings.Contains(out, "Examples:") || !strings.Contains(out, "0 means no limit") {
 		t.Fatalf("hunt --help: %v\n%s", err, out)
+	}
+	out, err = execute(t, "alerts", "--help")
+	if err != nil || !strings.Contains(out, "time of the event") {
+		t.Fatalf("alerts --help does not say --since/--until select by event time: %v\n%s", err, out)
 	}
 }
 
@@ -99,6 +103,19 @@ func TestHuntAndAlerts(t *testing.T) {
 	}
 	if _, err := execute(t, "hunt", "--since", "1h", `eventNmae == "x"`); err == nil || !strings.Contains(err.Error(), "expression 1:1") {
 		t.Fatalf("misspelled field: %v", err)
+	}
+	// --limit stops after that many matches; 0 means no limit.
+	both := `eventName startsWith "AddPermission"`
+	out, err = execute(t, "hunt", "--since", "1h", "--limit", "1", both)
+	if err != nil || !strings.Contains(out, "(1 of 1 events matched (limit reached") {
+		t.Fatalf("hunt --limit 1: %v\n%s", err, out)
+	}
+	out, err = execute(t, "hunt", "--since", "1h", "--limit", "0", both)
+	if err != nil || !strings.Contains(out, "(2 of 2 events matched)\n") {
+		t.Fatalf("hunt --limit 0: %v\n%s", err, out)
+	}
+	if _, err := execute(t, "hunt", "--since", "1h", "--limit", "-1", both); err == nil || !strings.Contains(err.Error(), "--limit") {
+		t.Fatalf("hunt --limit -1: %v", err)
 	}
 	out, err = execute(t, "alerts", "--since", "1h")
 	if err != nil || !strings.Contains(out, "eve opened pay") || !strings.Contains(out, "(1 alerts)") {

@@ -27,7 +27,8 @@ See docs/rules.md for the rule format.`,
 
 // loadRuleSet loads the configured rules, or, with args, the pack (unless
 // --no-builtin) plus those paths. Load errors are returned joined, after
-// the rules that did load.
+// the rules that did load. A user's rule that replaces the built-in rule
+// of the same id is not an error: it is noted on stderr.
 func loadRuleSet(cmd *cobra.Command, args []string) ([]*detect.Rule, error) {
 	noBuiltin, _ := cmd.Flags().GetBool("no-builtin")
 	rc := config.Rules{Builtin: !noBuiltin, Paths: args}
@@ -40,6 +41,12 @@ func loadRuleSet(cmd *cobra.Command, args []string) ([]*detect.Rule, error) {
 		rc.Builtin = rc.Builtin && !noBuiltin
 	}
 	all, errs := pipeline.LoadRules(rc)
+	for _, r := range all {
+		if r.Overrides != nil {
+			fmt.Fprintf(cmd.ErrOrStderr(), "notice: %s:%d: rule %s replaces the built-in rule of the same id (%s)\n",
+				r.File, r.Line, r.ID, r.Overrides.File)
+		}
+	}
 	return all, errors.Join(errs...)
 }
 

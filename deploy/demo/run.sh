@@ -18,16 +18,35 @@ echo "== replaying the attack story: deploy/demo/attack.ndjson"
 "$BIN" replay deploy/demo/attack.ndjson
 
 want=$(wc -l < deploy/demo/attack.ndjson)
+# The story raises 9 alerts (deploy/demo/README.md); fewer than min_alerts
+# means detection is broken, and the demo fails rather than showing nothing.
+min_alerts=3
+wait_secs=30
 echo "== waiting until the $want events and their alerts are stored"
-last=-1
-for _ in $(seq 1 150); do
+last=-1 done=0 n=0 a=0 posted=0
+for _ in $(seq 1 $((wait_secs * 5))); do
 	n=$($CH client -q "SELECT count() FROM $DB.events" 2>/dev/null || echo 0)
 	a=$($CH client -q "SELECT count() FROM $DB.alerts" 2>/dev/null || echo 0)
 	posted=$(grep -c 'msg=alert ' "$WORK/tripline.log" || true)
-	if [[ "$n" -ge "$want" && "$a" -gt 0 && "$a" -eq "$posted" && "$a" -eq "$last" ]]; then break; fi
+	if [[ "$n" -ge "$want" && "$a" -ge "$min_alerts" && "$a" -eq "$posted" && "$a" -eq "$last" ]]; then
+		done=1
+		break
+	fi
 	last=$a
 	sleep 0.2
 done
+if [[ $done != 1 ]]; then
+	if [[ "$n" -lt "$want" ]]; then
+		why="only $n of the $want events were stored in ClickHouse ($DB.events) within ${wait_secs}s"
+	elif [[ "$a" -lt "$min_alerts" ]]; then
+		why="only $a alerts were stored ($DB.alerts) within ${wait_secs}s, want at least $min_alerts"
+	else
+		why="$a alerts were stored but $posted posted, still changing after ${wait_secs}s"
+	fi
+	echo "demo FAILED: $why; the end of tripline's log ($WORK/tripline.log):" >&2
+	tail -n 40 "$WORK/tripline.log" >&2
+	exit 1
+fi
 
 echo
 echo "== alerts as posted (no Slack configured, so to the log; set slack.webhook_url or slack.token for Slack):"

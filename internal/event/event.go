@@ -64,49 +64,6 @@ type Event struct {
 	Raw json.RawMessage `json:"raw"`
 }
 
-// Fields returns the normalized fields under the names rules and hunt
-// queries use (snake_case), without Raw.
-func (e *Event) Fields() map[string]any {
-	m := make(map[string]any, 18)
-	e.AddFields(m)
-	return m
-}
-
-// AddFields sets the normalized fields in m, overwriting nothing that m
-// already holds: a source's own field of the same name wins.
-func (e *Event) AddFields(m map[string]any) {
-	set := func(k string, v any) {
-		if _, ok := m[k]; !ok {
-			m[k] = v
-		}
-	}
-	set("time", e.Time)
-	set("source", e.Source)
-	set("event_id", e.EventID)
-	set("account", e.Account)
-	set("region", e.Region)
-	set("service", e.Service)
-	set("actor", e.Actor)
-	set("src_ip", e.SrcIP)
-	set("user_agent", e.UserAgent)
-	set("action", e.Action)
-	set("target", e.Target)
-	set("outcome", e.Outcome)
-	set("status_code", e.StatusCode)
-	set("error_code", e.ErrorCode)
-	set("bytes_out", e.BytesOut)
-	set("duration_ms", e.DurationMS)
-	set("message", e.Message)
-}
-
-// FieldNames lists the normalized field names that Fields returns, in a
-// stable order.
-var FieldNames = []string{
-	"time", "source", "event_id", "account", "region", "service", "actor",
-	"src_ip", "user_agent", "action", "target", "outcome", "status_code",
-	"error_code", "bytes_out", "duration_ms", "message",
-}
-
 // ContentID returns a stable id for a record without one of its own: the
 // first 128 bits of the SHA-256 of source and content, hex encoded.
 func ContentID(source string, raw []byte) string {

@@ -41,34 +41,42 @@ type Options struct {
 }
 
 // LoadRules loads the built-in pack (unless cfg.Builtin is false) and the
-// rule files and directories of cfg.Paths. Rules that fail to load are
-// reported in the errors and left out; the rest are returned.
+// rule files and directories of cfg.Paths; a user rule replaces the
+// built-in rule of the same id. Rules that fail to load are reported in the
+// errors and left out; the rest are returned.
 func LoadRules(cfg config.Rules) ([]*detect.Rule, []error) {
-	var all []*detect.Rule
+	var builtin, user []*detect.Rule
 	var errs []error
 	if cfg.Builtin {
 		rs, es := detect.LoadFS(rules.Builtin, ".")
-		all, errs = append(all, rs...), append(errs, es...)
+		builtin, errs = rs, append(errs, es...)
 	}
 	if len(cfg.Paths) > 0 {
 		rs, es := detect.LoadPaths(cfg.Paths)
-		all, errs = append(all, rs...), append(errs, es...)
+		user, errs = rs, append(errs, es...)
 	}
+	all, _ := detect.Merge(builtin, user)
 	return all, errs
 }
 
 // LoadEngine builds the engine of LoadRules, logging the rules that fail
-// to load.
+// to load or replace a built-in rule.
 func LoadEngine(cfg config.Rules, log *slog.Logger) (*detect.Engine, error) {
 	all, errs := LoadRules(cfg)
 	for _, err := range errs {
 		log.Error("rule not loaded", "err", err)
 	}
-	eng, err := detect.NewEngine(all)
-	if err != nil {
-		return nil, fmt.Errorf("rules: %w", err)
+	for _, r := range all {
+		if r.Overrides != nil {
+			log.Info("rule replaces the built-in rule of the same id", "rule", r.ID,
+				"file", fmt.Sprintf("%s:%d", r.File, r.Line), "builtin", r.Overrides.File)
+		}
 	}
-	log.Info("rules loaded", "rules", len(eng.Rules()), "failed", len(errs))
+	eng, err := detect.NewEngine(all) // never nil: a rule it cannot use is left out and reported
+	if err != nil {
+		log.Error("rule not loaded", "err", err)
+	}
+	log.Info("rules loaded", "rules", len(eng.Rules()), "failed", len(all)-len(eng.Rules())+len(errs))
 	return eng, nil
 }
 

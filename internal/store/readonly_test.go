@@ -4,7 +4,9 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"math"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -54,7 +56,13 @@ func TestReadOnlyUser(t *testing.T) {
 	r, err := Open(ctx, Config{Addr: testAddr(), Database: s.Database(), Username: "tripline_reader"})
 	var ex *clickhouse.Exception
 	if errors.As(err, &ex) && (ex.Code == 192 || ex.Code == 193 || ex.Code == 516) {
-		t.Skipf("server has no user tripline_reader (not started by deploy/clickhouse/ch.sh?): %v", err)
+		// CI runs `make test`, which starts the server with ch.sh and so
+		// with this user: its absence there is a broken setup.
+		msg := fmt.Sprintf("server at %s has no user tripline_reader (not started by deploy/clickhouse/ch.sh?): %v", testAddr(), err)
+		if os.Getenv("CI") != "" {
+			t.Fatal(msg + " [CI is set, so this fails instead of skipping]")
+		}
+		t.Skip(msg)
 	}
 	if err != nil {
 		t.Fatalf("Open as tripline_reader: %v", err)
