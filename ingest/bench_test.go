@@ -25,7 +25,7 @@ func benchBody(n int) []byte {
 func BenchmarkCloudTrailDecode(b *testing.B) {
 	body := benchBody(500)
 	var recs [][]byte
-	_ = SplitRecords(body, FrameNDJSON, func(rec []byte) error { recs = append(recs, rec); return nil })
+	_ = SplitRecords(body, FrameNDJSON, true, func(rec []byte) error { recs = append(recs, rec); return nil })
 	b.SetBytes(int64(len(body) / len(recs)))
 	b.ReportAllocs()
 	var ev event.Event
@@ -46,12 +46,27 @@ func BenchmarkSplitAndDecode(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		n := 0
-		err := SplitRecords(body, FrameNDJSON, func(rec []byte) error {
+		err := SplitRecords(body, FrameNDJSON, true, func(rec []byte) error {
 			var ev event.Event
 			n++
 			return CloudTrail{}.Decode(rec, &ev)
 		})
 		if err != nil || n != 500 {
+			b.Fatal(fmt.Errorf("%d records: %w", n, err))
+		}
+	}
+}
+
+// BenchmarkSplitS3File is the framing of a 500-record CloudTrail S3 file
+// ({"Records":[...]}) alone.
+func BenchmarkSplitS3File(b *testing.B) {
+	recs := bytes.Split(bytes.TrimSpace(benchBody(500)), []byte{'\n'})
+	body := append(append([]byte(`{"Records":[`), bytes.Join(recs, []byte(",\n"))...), "]}"...)
+	b.SetBytes(int64(len(body)))
+	b.ReportAllocs()
+	for b.Loop() {
+		n := 0
+		if err := SplitRecords(body, FrameJSON, true, func([]byte) error { n++; return nil }); err != nil || n != 500 {
 			b.Fatal(fmt.Errorf("%d records: %w", n, err))
 		}
 	}

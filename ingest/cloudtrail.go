@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"encoding/json"
+	"errors"
 	"fmt"
 	"time"
 
@@ -10,6 +11,14 @@ import (
 
 // cloudTrailRecord holds the CloudTrail fields the normalized event needs.
 // The full record stays in Event.Raw for rules.
+//
+// Decoding is lenient: a field of another JSON type than declared here
+// (e.g. "errorCode":123, "userIdentity":{"userName":5} or
+// "requestParameters":{"name":{"first":"a"}}) is left empty instead of
+// failing the record. encoding/json guarantees this: it skips a value it
+// cannot store, decodes the rest and returns an *json.UnmarshalTypeError,
+// which Decode ignores. Only eventName, eventSource and eventTime are
+// required, as strings.
 type cloudTrailRecord struct {
 	EventTime          string `json:"eventTime"`
 	EventID            string `json:"eventID"`
@@ -72,21 +81,37 @@ func (t *cloudTrailTarget) first() string {
 
 // CloudTrail decodes AWS CloudTrail records (one record, as found in the
 // Records array of a CloudTrail S3 file or the detail of an EventBridge
-// event).
+// event). Its id is the record's eventID; a record without one gets a
+// content hash (event.ContentID), and is still deduplicated within a
+// request like a record with an eventID.
 type CloudTrail struct{}
+
+// Envelopes implements Enveloped: CloudTrail records arrive in S3 files
+// and EventBridge events.
+func (CloudTrail) Envelopes() bool { return true }
 
 // Decode implements Decoder.
 func (CloudTrail) Decode(rec []byte, ev *event.Event) error {
 	var r cloudTrailRecord
 	if err := json.Unmarshal(rec, &r); err != nil {
-		return fmt.Errorf("cloudtrail record: %w", jsonError(err))
+		var te *json.UnmarshalTypeError
+		if !errors.As(err, &te) {
+			return fmt.Errorf("cloudtrail record: %w", jsonError(err))
+		}
+		// A field of an unexpected type is left empty; see cloudTrailRecord.
 	}
 	if r.EventName == "" || r.EventSource == "" {
-		return fmt.Errorf("cloudtrail record: eventName and eventSource are required")
+		return fmt.Errorf("cloudtrail record: eventName and eventSource are required, as strings")
+	}
+	if r.EventTime == "" {
+		return fmt.Errorf("cloudtrail record: eventTime is required, as an RFC 3339 string")
 	}
 	t, err := time.Parse(time.RFC3339, r.EventTime)
 	if err != nil {
 		return fmt.Errorf("cloudtrail record: eventTime %q: %w", r.EventTime, err)
+	}
+	if err := checkTime("eventTime", r.EventTime, t); err != nil {
+		return fmt.Errorf("cloudtrail record: %w", err)
 	}
 	id := r.EventID
 	if id == "" {

@@ -4,15 +4,39 @@
 package ingest
 
 import (
+	"fmt"
 	"time"
 
 	"github.com/tripline/tripline/internal/event"
 )
 
 // Decoder turns one record of a source into a normalized event. rec is
-// one JSON value; the decoder may keep it as ev.Raw.
+// one JSON object as split by SplitRecords, not yet validated: the decoder
+// must parse it. The decoder may keep rec as ev.Raw.
+//
+// A decoder may also implement Enveloped (its records may come wrapped in
+// envelopes) and ContentIDs (its event ids are content hashes).
 type Decoder interface {
 	Decode(rec []byte, ev *event.Event) error
+}
+
+// ContentIDs is implemented by decoders whose records have no id of their
+// own, so that every event id they make is a content hash of the record
+// (event.ContentID). ContentIDs reports whether that is so.
+//
+// The ingest handler drops a repeated id within one request as a resend,
+// unless the decoder makes content ids: then identical records are
+// distinct events (two identical "login failed" lines), and the n-th
+// repeat of an id in a request gets the id "<id>-<n>". The numbering
+// depends only on the order of the records in the body, so a retry of the
+// same request makes the same ids.
+type ContentIDs interface {
+	ContentIDs() bool
+}
+
+func makesContentIDs(dec Decoder) bool {
+	c, ok := dec.(ContentIDs)
+	return ok && c.ContentIDs()
 }
 
 // Decoders returns the decoder of every source Tripline accepts, by name.
@@ -21,4 +45,23 @@ func Decoders(jsonCfg JSONConfig) map[string]Decoder {
 		"cloudtrail": CloudTrail{},
 		"json":       JSONLog{Config: jsonCfg, Now: time.Now},
 	}
+}
+
+// Event times must fit the event bus (Unix nanoseconds, 1678–2262) and
+// ClickHouse's DateTime (1970–2106): [minTime, maxTime).
+var (
+	minTime = time.Date(1970, 1, 1, 0, 0, 0, 0, time.UTC)
+	maxTime = time.Date(2106, 1, 1, 0, 0, 0, 0, time.UTC)
+)
+
+func timeInRange(t time.Time) bool {
+	return !t.Before(minTime) && t.Before(maxTime)
+}
+
+// checkTime rejects a time that cannot be stored; field and text name it.
+func checkTime(field, text string, t time.Time) error {
+	if timeInRange(t) {
+		return nil
+	}
+	return fmt.Errorf("%s %s is out of range (1970–2105)", field, text)
 }

@@ -14,13 +14,16 @@ type RecordError struct {
 	Line int
 	// Index is the 0-based index of the record in the body.
 	Index int
-	Err   error
+	// Err is what is wrong with the record.
+	Err error
 }
 
+// Error names the record by its 1-based number and its line.
 func (e *RecordError) Error() string {
 	return fmt.Sprintf("record %d (line %d): %v", e.Index+1, e.Line, e.Err)
 }
 
+// Unwrap returns Err.
 func (e *RecordError) Unwrap() error { return e.Err }
 
 // Framing is how records are laid out in a body.
@@ -28,115 +31,344 @@ type Framing int
 
 // Framings.
 const (
-	// FrameJSON is one JSON value: an object, an array of objects, a
-	// CloudTrail file {"Records":[...]} or an EventBridge envelope.
+	// FrameJSON is one JSON value: an object or an array of objects (and,
+	// for sources with envelopes, a CloudTrail file {"Records":[...]} or
+	// an EventBridge event).
 	FrameJSON Framing = iota
-	// FrameNDJSON is one JSON value per line; each line is unwrapped as
+	// FrameNDJSON is one JSON value per line; each line is split as
 	// FrameJSON is.
 	FrameNDJSON
 )
 
-// SplitRecords calls fn with each record of body, unwrapping CloudTrail
-// file and EventBridge envelopes. It stops at the first error, which is a
-// *RecordError.
-func SplitRecords(body []byte, f Framing, fn func(rec []byte) error) error {
-	idx := 0
-	emit := func(rec []byte, line int) error {
-		if err := fn(rec); err != nil {
-			return &RecordError{Line: line, Index: idx, Err: err}
-		}
-		idx++
-		return nil
-	}
+// Enveloped is implemented by decoders whose records may arrive wrapped
+// in an envelope: a CloudTrail S3 file {"Records":[...]} or an EventBridge
+// event whose "detail" is the record. Envelopes reports whether the
+// envelopes are opened for the decoder's source. A decoder that does not
+// implement Enveloped gets every JSON object as one record, whatever its
+// keys: a log line {"msg":"…","Records":[]} is one event.
+type Enveloped interface {
+	Envelopes() bool
+}
+
+// Envelopes reports whether SplitRecords should open envelopes for the
+// records of dec (see Enveloped).
+func Envelopes(dec Decoder) bool {
+	e, ok := dec.(Enveloped)
+	return ok && e.Envelopes()
+}
+
+// SplitRecords calls fn with each record of body, in order. A JSON array
+// (the body, or an NDJSON line) holds one record per element. With
+// envelopes, a CloudTrail file {"Records":[...]} holds one record per
+// element of Records and an EventBridge event ({"detail-type":…,
+// "detail":{…}}) holds its detail; an array of such envelopes is opened
+// too.
+//
+// Every record is a sub-slice of body that starts as a JSON object.
+// SplitRecords checks the JSON around the records (brackets, commas,
+// envelope members) but not the records themselves, which fn must parse
+// (every Decoder does). It stops at the first error, which is a
+// *RecordError naming the line where the bad record starts (for a
+// pretty-printed array or CloudTrail file, the line of the record's "{").
+func SplitRecords(body []byte, f Framing, envelopes bool, fn func(rec []byte) error) error {
+	s := splitter{b: body, envelopes: envelopes, fn: fn, line: 1}
 	if f == FrameJSON {
-		return unwrap(body, 1, emit)
+		i, j := trim(body, 0, len(body))
+		if i == j {
+			return &RecordError{Line: 1, Err: errEmpty}
+		}
+		return s.value(i, j)
 	}
-	line := 0
-	for len(body) > 0 {
-		line++
-		var l []byte
-		if i := bytes.IndexByte(body, '\n'); i >= 0 {
-			l, body = body[:i], body[i+1:]
-		} else {
-			l, body = body, nil
+	for start, line := 0, 1; start < len(body); line++ {
+		end := len(body)
+		if k := bytes.IndexByte(body[start:], '\n'); k >= 0 {
+			end = start + k
 		}
-		l = bytes.TrimSpace(l)
-		if len(l) == 0 {
-			continue
+		if i, j := trim(body, start, end); i < j {
+			s.line, s.pos = line, start
+			if err := s.value(i, j); err != nil {
+				return err
+			}
 		}
-		if err := unwrap(l, line, emit); err != nil {
-			return err
-		}
+		start = end + 1
 	}
 	return nil
 }
 
-// envelope is the subset of CloudTrail file and EventBridge shapes used to
-// unwrap records.
-type envelope struct {
-	Records    []json.RawMessage `json:"Records"`
-	Detail     json.RawMessage   `json:"detail"`
-	DetailType string            `json:"detail-type"`
-}
-
 var errEmpty = errors.New("empty record")
 
-// unwrap emits the records held in one JSON value v that starts at line.
-func unwrap(v []byte, line int, emit func([]byte, int) error) error {
-	v = bytes.TrimSpace(v)
-	if len(v) == 0 {
-		return &RecordError{Line: line, Err: errEmpty}
+// splitter walks one body. Positions are indexes into b.
+type splitter struct {
+	b         []byte
+	envelopes bool
+	fn        func([]byte) error
+	idx       int // index of the next record
+	line, pos int // b[pos] is on line line
+}
+
+// lineAt returns the line of b[i]; i never decreases between calls.
+func (s *splitter) lineAt(i int) int {
+	s.line += bytes.Count(s.b[s.pos:i], []byte{'\n'})
+	s.pos = i
+	return s.line
+}
+
+func (s *splitter) fail(i int, err error) error {
+	return &RecordError{Line: s.lineAt(i), Index: s.idx, Err: err}
+}
+
+func (s *splitter) syntax(i int, format string, args ...any) error {
+	return s.fail(i, fmt.Errorf("invalid JSON: "+format, args...))
+}
+
+// emit hands the record b[i:j] to fn.
+func (s *splitter) emit(i, j int) error {
+	line := s.lineAt(i)
+	if err := s.fn(s.b[i:j]); err != nil {
+		return &RecordError{Line: line, Index: s.idx, Err: err}
 	}
-	switch v[0] {
+	s.idx++
+	return nil
+}
+
+// value splits the JSON value b[i:j], which is trimmed and not empty.
+func (s *splitter) value(i, j int) error {
+	switch s.b[i] {
 	case '[':
-		var arr []json.RawMessage
-		if err := json.Unmarshal(v, &arr); err != nil {
-			return syntaxError(v, line, err)
-		}
-		for _, rec := range arr {
-			if err := unwrapObject(rec, line, emit); err != nil {
+		return s.array(i, j, true)
+	case '{':
+		return s.object(i, j)
+	default:
+		return s.fail(i, fmt.Errorf("want a JSON object or array, got %q", clip(s.b[i:j], 16)))
+	}
+}
+
+// array splits the array b[i:j], which holds objects and nothing after
+// it. open says whether its elements may be envelopes.
+func (s *splitter) array(i, j int, open bool) error {
+	b := s.b
+	k := skipWS(b, i+1, j)
+	if k < j && b[k] == ']' {
+		k++
+	} else {
+		for {
+			k = skipWS(b, k, j)
+			if k == j {
+				return s.syntax(k, "unexpected end of the array")
+			}
+			if b[k] == ']' {
+				return s.syntax(k, "',' before ']'")
+			}
+			if b[k] != '{' {
+				e, _ := skipValue(b, k, j)
+				e = max(e, min(k+1, j))
+				return s.fail(k, fmt.Errorf("want a JSON object in the array, got %q", clip(b[k:e], 16)))
+			}
+			e, ok := skipValue(b, k, j)
+			if !ok {
+				return s.syntax(k, "unterminated object")
+			}
+			var err error
+			if open {
+				err = s.object(k, e)
+			} else {
+				err = s.emit(k, e)
+			}
+			if err != nil {
 				return err
 			}
+			k = skipWS(b, e, j)
+			if k < j && b[k] == ',' {
+				k++
+				continue
+			}
+			if k < j && b[k] == ']' {
+				k++
+				break
+			}
+			if k == j {
+				return s.syntax(k, "unexpected end of the array")
+			}
+			return s.syntax(k, "want ',' or ']' after an array element, got %q", clip(b[k:j], 16))
 		}
-		return nil
-	case '{':
-		// The decoder validates the whole object.
-		return unwrapObject(v, line, emit)
-	default:
-		return &RecordError{Line: line, Err: fmt.Errorf("want a JSON object or array, got %q", clip(v, 16))}
+	}
+	if k = skipWS(b, k, j); k < j {
+		return s.syntax(k, "data after the array: %q", clip(b[k:j], 16))
+	}
+	return nil
+}
+
+// object splits the object b[i:j]: it is one record unless it is an
+// envelope and envelopes are opened.
+func (s *splitter) object(i, j int) error {
+	obj := s.b[i:j]
+	// Cheap pre-check: only objects that mention the envelope keys are
+	// scanned for them.
+	if !s.envelopes || !(bytes.Contains(obj, []byte(`"Records"`)) || bytes.Contains(obj, []byte(`"detail"`))) {
+		return s.emit(i, j)
+	}
+	m, ok := envelopeMembers(s.b, i, j, -1)
+	if !ok {
+		return s.emit(i, j) // malformed: the decoder says what is wrong
+	}
+	switch {
+	case m.records.set() && s.b[m.records.i] == '[':
+		// The records are checked one by one; everything else in the
+		// envelope is checked here.
+		if _, ok := envelopeMembers(s.b, i, j, m.records.i); ok {
+			return s.array(m.records.i, m.records.j, false)
+		}
+	case m.detailType.set() && s.b[m.detailType.i] == '"' && m.detailType.len() > 2 &&
+		m.detail.set() && s.b[m.detail.i] == '{':
+		if _, ok := envelopeMembers(s.b, i, j, m.detail.i); ok {
+			return s.emit(m.detail.i, m.detail.j)
+		}
+	}
+	return s.emit(i, j)
+}
+
+// span is b[i:j]; the zero span is unset.
+type span struct{ i, j int }
+
+func (p span) set() bool { return p.j > 0 }
+func (p span) len() int  { return p.j - p.i }
+
+// members are the values of the envelope members of an object.
+type members struct{ records, detail, detailType span }
+
+// envelopeMembers scans the members of the object b[i:j] and returns the
+// values of Records, detail and detail-type (the last of a repeated key,
+// as encoding/json does). ok is false when the object is malformed. With
+// check >= 0 it also validates every key and every value but the one that
+// starts at b[check], and ok is false when one is not valid JSON.
+func envelopeMembers(b []byte, i, j, check int) (m members, ok bool) {
+	k := skipWS(b, i+1, j)
+	if k < j && b[k] == '}' {
+		return m, skipWS(b, k+1, j) == j
+	}
+	for {
+		if k == j || b[k] != '"' {
+			return m, false
+		}
+		ke, ok := skipString(b, k, j)
+		if !ok {
+			return m, false
+		}
+		key := b[k+1 : ke-1]
+		if check >= 0 && !json.Valid(b[k:ke]) {
+			return m, false
+		}
+		k = skipWS(b, ke, j)
+		if k == j || b[k] != ':' {
+			return m, false
+		}
+		k = skipWS(b, k+1, j)
+		if k == j {
+			return m, false
+		}
+		ve, ok := skipValue(b, k, j)
+		if !ok {
+			return m, false
+		}
+		if check >= 0 && k != check && !json.Valid(b[k:ve]) {
+			return m, false
+		}
+		switch string(key) {
+		case "Records":
+			m.records = span{k, ve}
+		case "detail":
+			m.detail = span{k, ve}
+		case "detail-type":
+			m.detailType = span{k, ve}
+		}
+		k = skipWS(b, ve, j)
+		if k < j && b[k] == ',' {
+			k = skipWS(b, k+1, j)
+			continue
+		}
+		if k < j && b[k] == '}' {
+			return m, skipWS(b, k+1, j) == j
+		}
+		return m, false
 	}
 }
 
-// unwrapObject emits the records of one JSON object, opening CloudTrail
-// files and EventBridge envelopes.
-func unwrapObject(obj []byte, line int, emit func([]byte, int) error) error {
-	// Cheap pre-check: only objects that mention the envelope keys are
-	// decoded twice.
-	if bytes.Contains(obj, []byte(`"Records"`)) || bytes.Contains(obj, []byte(`"detail"`)) {
-		var env envelope
-		if err := json.Unmarshal(obj, &env); err == nil {
-			switch {
-			case env.Records != nil:
-				for _, rec := range env.Records {
-					if err := emit(rec, line); err != nil {
-						return err
-					}
+func isSpace(c byte) bool {
+	return c == ' ' || c == '\n' || c == '\r' || c == '\t'
+}
+
+// skipWS returns the index of the first non-whitespace byte of b[i:j], or j.
+func skipWS(b []byte, i, j int) int {
+	for i < j && isSpace(b[i]) {
+		i++
+	}
+	return i
+}
+
+// trim returns the bounds of b[i:j] without surrounding JSON white space.
+func trim(b []byte, i, j int) (int, int) {
+	for i < j && isSpace(b[i]) {
+		i++
+	}
+	for j > i && isSpace(b[j-1]) {
+		j--
+	}
+	return i, j
+}
+
+// skipString returns the end of the string that starts at b[i] == '"'.
+func skipString(b []byte, i, j int) (int, bool) {
+	for k := i + 1; k < j; {
+		q := bytes.IndexByte(b[k:j], '"')
+		if q < 0 {
+			return j, false
+		}
+		q += k
+		n := 0 // backslashes before the quote
+		for p := q - 1; p > i && b[p] == '\\'; p-- {
+			n++
+		}
+		if n%2 == 0 {
+			return q + 1, true
+		}
+		k = q + 1
+	}
+	return j, false
+}
+
+// skipValue returns the end of the JSON value that starts at b[i]. It
+// matches brackets and strings but does not validate: the decoder does.
+func skipValue(b []byte, i, j int) (int, bool) {
+	switch b[i] {
+	case '"':
+		return skipString(b, i, j)
+	case '{', '[':
+		depth := 0
+		for k := i; k < j; k++ {
+			switch b[k] {
+			case '{', '[':
+				depth++
+			case '}', ']':
+				if depth--; depth == 0 {
+					return k + 1, true
 				}
-				return nil
-			case env.DetailType != "" && len(env.Detail) > 0 && env.Detail[0] == '{':
-				return emit(env.Detail, line)
+			case '"':
+				e, ok := skipString(b, k, j)
+				if !ok {
+					return j, false
+				}
+				k = e - 1
 			}
 		}
+		return j, false
+	case '}', ']', ',', ':':
+		return i, false
 	}
-	return emit(obj, line)
-}
-
-func syntaxError(v []byte, line int, err error) error {
-	var se *json.SyntaxError
-	if errors.As(err, &se) && se.Offset > 0 && int(se.Offset) <= len(v) {
-		line += bytes.Count(v[:se.Offset], []byte{'\n'})
+	k := i
+	for k < j && !isSpace(b[k]) && b[k] != ',' && b[k] != ']' && b[k] != '}' && b[k] != ':' && b[k] != '"' {
+		k++
 	}
-	return &RecordError{Line: line, Err: fmt.Errorf("invalid JSON: %w", err)}
+	return k, k > i
 }
 
 func clip(b []byte, n int) string {

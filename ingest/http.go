@@ -12,6 +12,8 @@ import (
 	"log/slog"
 	"mime"
 	"net/http"
+	"runtime"
+	"strconv"
 	"strings"
 	"time"
 
@@ -30,6 +32,19 @@ type HTTPConfig struct {
 	MaxBodyBytes int64
 	// MaxRecordBytes caps one record.
 	MaxRecordBytes int64
+	// MaxRecords caps the records of one request (counted before repeats
+	// are dropped). A body with more is answered 413 as soon as the
+	// limit is passed, without decoding the rest: a body of tiny records
+	// would otherwise make far more memory in events than it has bytes.
+	// 0 means DefaultMaxRecords.
+	MaxRecords int
+	// MaxConcurrent caps the requests decoded at once. A request takes a
+	// slot once its body has arrived (still compressed) and keeps it
+	// through decompressing, decoding and publishing, so memory is about
+	// MaxConcurrent × (the decompressed body and its events). When every
+	// slot is busy, a request waits up to a second for one, else it is
+	// answered 503 with Retry-After: 1. 0 means 2×GOMAXPROCS+2.
+	MaxConcurrent int
 	// AuthToken, when set, must be presented as a bearer token.
 	AuthToken string
 	// Decoders are the sources by name.
@@ -38,12 +53,21 @@ type HTTPConfig struct {
 	Publisher Publisher
 	// Metrics counts records; nil counts nothing.
 	Metrics *Metrics
-	Log     *slog.Logger
+	// Log receives a line per rejected or failed request; nil logs
+	// nothing.
+	Log *slog.Logger
 }
+
+// DefaultMaxRecords is HTTPConfig.MaxRecords when unset.
+const DefaultMaxRecords = 100_000
+
+// slotWait is how long a request waits for a decoding slot.
+const slotWait = time.Second
 
 // Handler serves POST /v1/ingest/{source}.
 type Handler struct {
-	cfg HTTPConfig
+	cfg   HTTPConfig
+	slots chan struct{} // one per request being decoded
 }
 
 // NewHandler returns the ingest handler.
@@ -51,8 +75,38 @@ func NewHandler(cfg HTTPConfig) *Handler {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
 	}
-	return &Handler{cfg: cfg}
+	if cfg.Log == nil {
+		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.MaxRecords <= 0 {
+		cfg.MaxRecords = DefaultMaxRecords
+	}
+	if cfg.MaxConcurrent <= 0 {
+		cfg.MaxConcurrent = 2*runtime.GOMAXPROCS(0) + 2
+	}
+	return &Handler{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent)}
 }
+
+// acquire takes a decoding slot, waiting up to slotWait; release returns it.
+func (h *Handler) acquire(ctx context.Context) bool {
+	select {
+	case h.slots <- struct{}{}:
+		return true
+	default:
+	}
+	t := time.NewTimer(slotWait)
+	defer t.Stop()
+	select {
+	case h.slots <- struct{}{}:
+		return true
+	case <-t.C:
+		return false
+	case <-ctx.Done():
+		return false
+	}
+}
+
+func (h *Handler) release() { <-h.slots }
 
 // Register adds the ingest routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
@@ -74,7 +128,10 @@ func (h *Handler) serveIngest(w http.ResponseWriter, r *http.Request) {
 	n, herr := h.ingest(r, source)
 	if herr != nil {
 		h.cfg.Metrics.Rejected(source, herr.reason)
-		if herr.code >= 500 {
+		if herr.reason == "busy" {
+			h.cfg.Log.Warn("ingest busy", "source", source, "err", herr.err, "remote", r.RemoteAddr)
+			w.Header().Set("Retry-After", "1")
+		} else if herr.code >= 500 {
 			h.cfg.Log.Error("ingest failed", "source", source, "err", herr.err)
 			w.Header().Set("Retry-After", "1")
 		} else {
@@ -103,14 +160,32 @@ func (h *Handler) ingest(r *http.Request, source string) (int, *httpError) {
 	if herr != nil {
 		return 0, herr
 	}
-	body, herr := h.readBody(r)
+	gzipped, herr := encodingOf(r.Header.Get("Content-Encoding"))
+	if herr != nil {
+		return 0, herr
+	}
+	raw, herr := h.readBody(r)
+	if herr != nil {
+		return 0, herr
+	}
+	if !h.acquire(r.Context()) {
+		return 0, &httpError{code: http.StatusServiceUnavailable, reason: "busy",
+			err: fmt.Errorf("busy: %d requests are being decoded; retry", h.cfg.MaxConcurrent)}
+	}
+	defer h.release()
+	body, herr := h.decompress(raw, gzipped)
 	if herr != nil {
 		return 0, herr
 	}
 	now := time.Now().UTC()
+	contentIDs := makesContentIDs(dec)
 	var evs []event.Event
-	seen := map[string]struct{}{}
-	err := SplitRecords(body, framing, func(rec []byte) error {
+	seen := map[string]int{} // times each id was seen
+	records := 0
+	err := SplitRecords(body, framing, Envelopes(dec), func(rec []byte) error {
+		if records++; records > h.cfg.MaxRecords {
+			return errTooManyRecords
+		}
 		if int64(len(rec)) > h.cfg.MaxRecordBytes {
 			return fmt.Errorf("%w: %d bytes, limit %d", errRecordTooLarge, len(rec), h.cfg.MaxRecordBytes)
 		}
@@ -118,10 +193,16 @@ func (h *Handler) ingest(r *http.Request, source string) (int, *httpError) {
 		if err := dec.Decode(rec, &ev); err != nil {
 			return err
 		}
-		if _, dup := seen[ev.EventID]; dup {
-			return nil // the same record twice in one request is stored once
+		n := seen[ev.EventID]
+		seen[ev.EventID] = n + 1
+		if n > 0 {
+			if !contentIDs {
+				return nil // the same record twice in one request is stored once
+			}
+			// Identical records without ids of their own are distinct
+			// events; see ContentIDs.
+			ev.EventID += "-" + strconv.Itoa(n)
 		}
-		seen[ev.EventID] = struct{}{}
 		ev.IngestedAt = now
 		evs = append(evs, ev)
 		return nil
@@ -131,6 +212,10 @@ func (h *Handler) ingest(r *http.Request, source string) (int, *httpError) {
 		line := 0
 		if errors.As(err, &re) {
 			line = re.Line
+		}
+		if errors.Is(err, errTooManyRecords) {
+			return 0, &httpError{code: http.StatusRequestEntityTooLarge, reason: "too_many_records",
+				err: fmt.Errorf("more than %d records in one request; split the body", h.cfg.MaxRecords)}
 		}
 		if errors.Is(err, errRecordTooLarge) {
 			return 0, &httpError{code: http.StatusRequestEntityTooLarge, reason: "record_too_large", err: err, line: line}
@@ -145,7 +230,10 @@ func (h *Handler) ingest(r *http.Request, source string) (int, *httpError) {
 	return len(evs), nil
 }
 
-var errRecordTooLarge = errors.New("record too large")
+var (
+	errRecordTooLarge = errors.New("record too large")
+	errTooManyRecords = errors.New("too many records")
+)
 
 func (h *Handler) authorized(r *http.Request) bool {
 	if h.cfg.AuthToken == "" {
@@ -169,41 +257,54 @@ func framingOf(contentType string) (Framing, *httpError) {
 		err: fmt.Errorf("unsupported Content-Type %q: use application/json, application/x-ndjson or text/plain", contentType)}
 }
 
-// readBody reads the body, gunzipping it when asked, and enforces the size
-// limit on both the wire bytes and the decompressed bytes.
+// encodingOf says whether a Content-Encoding is gzip.
+func encodingOf(contentEncoding string) (gzipped bool, herr *httpError) {
+	switch enc := strings.ToLower(strings.TrimSpace(contentEncoding)); enc {
+	case "", "identity":
+		return false, nil
+	case "gzip", "x-gzip":
+		return true, nil
+	default:
+		return false, &httpError{code: http.StatusUnsupportedMediaType, reason: "content_encoding",
+			err: fmt.Errorf("unsupported Content-Encoding %q: use gzip or none", enc)}
+	}
+}
+
+func (h *Handler) tooLarge(what string) *httpError {
+	return &httpError{code: http.StatusRequestEntityTooLarge, reason: "body_too_large",
+		err: fmt.Errorf("%s exceeds the limit of %d bytes", what, h.cfg.MaxBodyBytes)}
+}
+
+// readBody reads the body as sent, enforcing the size limit.
 func (h *Handler) readBody(r *http.Request) ([]byte, *httpError) {
-	limit := h.cfg.MaxBodyBytes
-	tooLarge := func(what string) *httpError {
-		return &httpError{code: http.StatusRequestEntityTooLarge, reason: "body_too_large",
-			err: fmt.Errorf("%s exceeds the limit of %d bytes", what, limit)}
+	if r.ContentLength > h.cfg.MaxBodyBytes {
+		return nil, h.tooLarge("body")
 	}
-	if r.ContentLength > limit {
-		return nil, tooLarge("body")
-	}
-	raw, err := readLimited(r.Body, limit)
+	raw, err := readLimited(r.Body, h.cfg.MaxBodyBytes)
 	if errors.Is(err, errLimit) {
-		return nil, tooLarge("body")
+		return nil, h.tooLarge("body")
 	}
 	if err != nil {
 		return nil, &httpError{code: http.StatusBadRequest, reason: "read", err: fmt.Errorf("reading body: %w", err)}
 	}
-	switch enc := strings.ToLower(strings.TrimSpace(r.Header.Get("Content-Encoding"))); enc {
-	case "", "identity":
-	case "gzip", "x-gzip":
+	return raw, nil
+}
+
+// decompress gunzips raw when asked, enforcing the size limit on the
+// decompressed bytes, and rejects an empty body.
+func (h *Handler) decompress(raw []byte, gzipped bool) ([]byte, *httpError) {
+	if gzipped {
 		zr, err := gzip.NewReader(bytes.NewReader(raw))
 		if err != nil {
 			return nil, &httpError{code: http.StatusBadRequest, reason: "gzip", err: fmt.Errorf("gzip: %w", err)}
 		}
-		raw, err = readLimited(zr, limit)
+		raw, err = readLimited(zr, h.cfg.MaxBodyBytes)
 		if errors.Is(err, errLimit) {
-			return nil, tooLarge("decompressed body")
+			return nil, h.tooLarge("decompressed body")
 		}
 		if err != nil {
 			return nil, &httpError{code: http.StatusBadRequest, reason: "gzip", err: fmt.Errorf("gzip body is corrupt or truncated: %w", err)}
 		}
-	default:
-		return nil, &httpError{code: http.StatusUnsupportedMediaType, reason: "content_encoding",
-			err: fmt.Errorf("unsupported Content-Encoding %q: use gzip or none", enc)}
 	}
 	if len(bytes.TrimSpace(raw)) == 0 {
 		return nil, &httpError{code: http.StatusBadRequest, reason: "empty", err: errors.New("empty body")}

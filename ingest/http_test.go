@@ -10,10 +10,10 @@ import (
 	"log/slog"
 	"net/http"
 	"net/http/httptest"
+	"os"
 	"strings"
 	"testing"
 	"time"
-
 
 	"github.com/tripline/tripline/ingest"
 	"github.com/tripline/tripline/internal/bus"
@@ -23,13 +23,21 @@ import (
 
 func newServer(t *testing.T, token string) (*httptest.Server, *bus.Bus) {
 	t.Helper()
+	return newServerWith(t, func(c *ingest.HTTPConfig) { c.AuthToken = token })
+}
+
+// newServerWith serves the handler with the test config, changed by set.
+func newServerWith(t *testing.T, set func(*ingest.HTTPConfig)) (*httptest.Server, *bus.Bus) {
+	t.Helper()
 	b := bustest.Open(t)
-	mux := http.NewServeMux()
-	ingest.NewHandler(ingest.HTTPConfig{
-		MaxBodyBytes: 64 << 10, MaxRecordBytes: 16 << 10, AuthToken: token,
+	cfg := ingest.HTTPConfig{
+		MaxBodyBytes: 64 << 10, MaxRecordBytes: 16 << 10,
 		Decoders:  ingest.Decoders(ingest.DefaultJSONConfig),
 		Publisher: b, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
-	}).Register(mux)
+	}
+	set(&cfg)
+	mux := http.NewServeMux()
+	ingest.NewHandler(cfg).Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, b
@@ -102,6 +110,14 @@ func storedIDs(t *testing.T, b *bus.Bus) []string {
 	return ids
 }
 
+const (
+	lambdaLog   = `{"msg":"lambda got event","Records":[]}`
+	tickLog     = `{"detail-type":"Scheduled Event","detail":{"msg":"tick"}}`
+	loginFailed = `{"time":"2026-11-24T09:00:00Z","msg":"login failed","user":"kim"}`
+)
+
+var loginFailedID = event.ContentID("json", []byte(loginFailed))
+
 func TestIngestShapes(t *testing.T) {
 	a, b2 := ctRecord("id-a", "GetFunction20150331v2"), ctRecord("id-b", "ListFunctions20150331")
 	tests := []struct {
@@ -116,6 +132,18 @@ func TestIngestShapes(t *testing.T) {
 		{"EventBridge", "cloudtrail", req{"application/json", "", []byte(`{"version":"0","detail-type":"AWS API Call via CloudTrail","source":"aws.lambda","detail":` + a + `}`)}, []string{"id-a"}},
 		{"NDJSON gzip", "cloudtrail", req{"application/x-ndjson", "gzip", gz([]byte(a + "\n\n" + b2 + "\n"))}, []string{"id-a", "id-b"}},
 		{"json source", "json", req{"text/plain; charset=utf-8", "", []byte(`{"time":"2026-11-24T09:00:00Z","msg":"hello"}`)}, []string{event.ContentID("json", []byte(`{"time":"2026-11-24T09:00:00Z","msg":"hello"}`))}},
+		// Envelopes are CloudTrail's: a json record with their keys is one event.
+		{"json record with Records", "json", req{"application/json", "", []byte(lambdaLog)}, []string{event.ContentID("json", []byte(lambdaLog))}},
+		{"json record like EventBridge", "json", req{"application/x-ndjson", "", []byte(tickLog + "\n")}, []string{event.ContentID("json", []byte(tickLog))}},
+		{"json array with Records", "json", req{"application/json", "", []byte("[" + lambdaLog + "," + tickLog + "]")}, []string{event.ContentID("json", []byte(lambdaLog)), event.ContentID("json", []byte(tickLog))}},
+		// Identical json lines are distinct events; one CloudTrail event
+		// sent twice is one.
+		{"identical json lines", "json", req{"application/x-ndjson", "", []byte(loginFailed + "\n" + lambdaLog + "\n" + loginFailed + "\n" + loginFailed + "\n")},
+			[]string{loginFailedID, event.ContentID("json", []byte(lambdaLog)), loginFailedID + "-1", loginFailedID + "-2"}},
+		{"identical json array elements", "json", req{"application/json", "", []byte("[" + loginFailed + "," + loginFailed + "]")}, []string{loginFailedID, loginFailedID + "-1"}},
+		{"repeated eventID", "cloudtrail", req{"application/x-ndjson", "", []byte(a + "\n" + b2 + "\n" + a + "\n")}, []string{"id-a", "id-b"}},
+		{"odd field types", "cloudtrail", req{"application/json", "", []byte(`{"eventName":"GetFunction","eventSource":"lambda.amazonaws.com","eventTime":"2026-11-24T09:00:00Z","eventID":"id-odd",` +
+			`"requestParameters":{"name":{"first":"a"}},"userIdentity":{"userName":5},"errorCode":123}`)}, []string{"id-odd"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -157,6 +185,11 @@ func TestIngestRejects(t *testing.T) {
 		{"unknown source", "nope", req{"application/json", "", []byte(good)}, 404, "unknown source"},
 		{"empty body", "cloudtrail", req{"application/json", "", nil}, 400, "empty body"},
 		{"scalar", "json", req{"application/json", "", []byte(`42`)}, 400, "want a JSON object"},
+		{"eventTime out of range", "cloudtrail", req{"application/json", "", []byte(strings.Replace(good, "2026-11-24T09:00:00Z", "3000-01-01T00:00:00Z", 1))},
+			400, "record 1 (line 1): cloudtrail record: eventTime 3000-01-01T00:00:00Z is out of range (1970–2105)"},
+		{"json time out of range", "json", req{"application/x-ndjson", "", []byte(`{"msg":"a"}` + "\n" + `{"time":"1969-07-20T20:17:00Z","msg":"b"}`)},
+			400, "record 2 (line 2): json record: time 1969-07-20T20:17:00Z is out of range (1970–2105)"},
+		{"bad third record of a pretty S3 file", "cloudtrail", req{"application/json", "", badS3File(t)}, 400, "record 3 (line 36): "},
 	}
 	srv, b := newServer(t, "")
 	for _, tt := range tests {
@@ -165,6 +198,9 @@ func TestIngestRejects(t *testing.T) {
 			msg, _ := body["error"].(string)
 			if code != tt.code || !strings.Contains(msg, tt.want) {
 				t.Fatalf("got %d %q, want %d containing %q", code, msg, tt.code, tt.want)
+			}
+			if l, ok := body["line"].(float64); ok && !strings.Contains(msg, fmt.Sprintf("(line %d)", int(l))) {
+				t.Fatalf("line %v differs from the message %q", l, msg)
 			}
 		})
 	}
@@ -188,6 +224,127 @@ func TestIngestRetryIsDeduplicated(t *testing.T) {
 	}
 	if got := storedIDs(t, b); strings.Join(got, ",") != "r1,r2" {
 		t.Fatalf("stored %v, want r1,r2 once", got)
+	}
+}
+
+// TestIngestRetryOfIdenticalLines: the numbered ids of identical json
+// lines are the same on every retry, so a retry stores nothing new.
+func TestIngestRetryOfIdenticalLines(t *testing.T) {
+	srv, b := newServer(t, "")
+	body := []byte(loginFailed + "\n" + loginFailed + "\n")
+	for range 3 {
+		if code, out := post(t, srv, "json", req{"application/x-ndjson", "", body}); code != 200 || out["accepted"] != float64(2) {
+			t.Fatalf("got %d %v, want 200 accepted=2", code, out)
+		}
+	}
+	if got, want := strings.Join(storedIDs(t, b), ","), loginFailedID+","+loginFailedID+"-1"; got != want {
+		t.Fatalf("stored %v, want %v", got, want)
+	}
+}
+
+// badS3File is a pretty-printed CloudTrail file whose third record, on
+// line 36, has an eventTime out of range.
+func badS3File(t *testing.T) []byte {
+	b, err := os.ReadFile("testdata/cloudtrail/s3_file_bad_third_record.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func TestIngestMaxRecords(t *testing.T) {
+	line := []byte(`{"a":1}` + "\n")
+	t.Run("limit", func(t *testing.T) {
+		srv, _ := newServerWith(t, func(c *ingest.HTTPConfig) { c.MaxRecords = 3 })
+		lines := []byte("{\"n\":1}\n{\"n\":2}\n{\"n\":3}\n")
+		if code, out := post(t, srv, "json", req{"application/x-ndjson", "", lines}); code != 200 || out["accepted"] != float64(3) {
+			t.Fatalf("3 records: got %d %v, want 200 accepted=3", code, out)
+		}
+		// The broken fifth line is never read: the limit is passed first.
+		body := append(lines, "{\"n\":4}\n{broken\n"...)
+		code, out := post(t, srv, "json", req{"application/x-ndjson", "", body})
+		if code != 413 || out["error"] != "more than 3 records in one request; split the body" {
+			t.Fatalf("5 records: got %d %v, want 413", code, out)
+		}
+		// Records in an array count the same.
+		r := ctRecord("id-r", "GetFunction")
+		code, _ = post(t, srv, "cloudtrail", req{"application/json", "", []byte(`{"Records":[` + r + "," + r + "," + r + "," + r + `]}`)})
+		if code != 413 {
+			t.Fatalf("S3 file of 4 records: got %d, want 413", code)
+		}
+	})
+	t.Run("default", func(t *testing.T) {
+		srv, _ := newServerWith(t, func(c *ingest.HTTPConfig) { c.MaxBodyBytes = 1 << 20 })
+		code, out := post(t, srv, "json", req{"application/x-ndjson", "gzip", gz(bytes.Repeat(line, ingest.DefaultMaxRecords+1))})
+		if code != 413 || out["error"] != fmt.Sprintf("more than %d records in one request; split the body", ingest.DefaultMaxRecords) {
+			t.Fatalf("got %d %v, want 413", code, out)
+		}
+	})
+}
+
+// gatePublisher holds every PublishEvents call until release is closed.
+type gatePublisher struct {
+	entered chan struct{}
+	release chan struct{}
+}
+
+func (g *gatePublisher) PublishEvents(ctx context.Context, _ string, _ []event.Event) error {
+	g.entered <- struct{}{}
+	select {
+	case <-g.release:
+		return nil
+	case <-ctx.Done():
+		return ctx.Err()
+	}
+}
+
+func TestIngestMaxConcurrent(t *testing.T) {
+	gate := &gatePublisher{entered: make(chan struct{}, 10), release: make(chan struct{})}
+	srv, _ := newServerWith(t, func(c *ingest.HTTPConfig) { c.MaxConcurrent = 1; c.Publisher = gate })
+	body := []byte(ctRecord("c1", "GetFunction"))
+	async := func() chan int {
+		ch := make(chan int, 1)
+		go func() {
+			hr, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/ingest/cloudtrail", bytes.NewReader(body))
+			hr.Header.Set("Content-Type", "application/json")
+			resp, err := http.DefaultClient.Do(hr)
+			if err != nil {
+				ch <- 0
+				return
+			}
+			resp.Body.Close()
+			ch <- resp.StatusCode
+		}()
+		return ch
+	}
+	first := async()
+	<-gate.entered // the first request holds the only slot
+
+	start := time.Now()
+	hr, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/ingest/cloudtrail", bytes.NewReader(body))
+	hr.Header.Set("Content-Type", "application/json")
+	resp, err := http.DefaultClient.Do(hr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	msg, _ := io.ReadAll(resp.Body)
+	resp.Body.Close()
+	if resp.StatusCode != 503 || resp.Header.Get("Retry-After") != "1" || !strings.Contains(string(msg), "busy") {
+		t.Fatalf("second request: %d Retry-After=%q %s, want 503 busy with Retry-After: 1", resp.StatusCode, resp.Header.Get("Retry-After"), msg)
+	}
+	if waited := time.Since(start); waited < 900*time.Millisecond {
+		t.Fatalf("busy after %v, want a wait for a slot first", waited)
+	}
+
+	// A request that finds the slot free within the wait goes through.
+	third := async()
+	time.Sleep(200 * time.Millisecond)
+	close(gate.release)
+	if code := <-first; code != 200 {
+		t.Fatalf("first request: %d", code)
+	}
+	if code := <-third; code != 200 {
+		t.Fatalf("third request: %d, want 200 after waiting for the slot", code)
 	}
 }
 

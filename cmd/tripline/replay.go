@@ -32,9 +32,10 @@ func newReplayCmd() *cobra.Command {
 		Use:   "replay [--source S] FILE...",
 		Short: "Send log files through a running pipeline",
 		Long: `Replay reads JSON, NDJSON or CloudTrail S3 files ({"Records":[...]}), gzipped
-or not, and posts their records to a running 'tripline run' in batches, as a
-log shipper would. Batches the server cannot store are retried; their event
-ids are stable, so a retry never duplicates an event.
+or not, and posts their records to a running 'tripline run' in batches of at
+most --batch records and 4 MiB, as a log shipper would. Pretty-printed
+records are sent compacted. Batches the server cannot store are retried;
+their event ids are stable, so a retry never duplicates an event.
 
 Without --source, a file whose records look like CloudTrail is sent as
 cloudtrail and anything else as json.`,
@@ -43,6 +44,9 @@ cloudtrail and anything else as json.`,
   tripline replay --url http://tripline:8080 --source json app.log.gz`,
 		Args: cobra.MinimumNArgs(1),
 		RunE: func(cmd *cobra.Command, files []string) error {
+			if batch < 1 {
+				return fmt.Errorf("--batch must be at least 1, got %d", batch)
+			}
 			cfg, err := loadConfig(cmd)
 			if err != nil {
 				return err
@@ -75,33 +79,46 @@ cloudtrail and anything else as json.`,
 	return cmd
 }
 
+// replayBatchBytes caps the records of one request, well under the
+// server's default body limit (10 MiB), besides --batch records.
+var replayBatchBytes = 4 << 20
+
 func replayFile(ctx context.Context, cmd *cobra.Command, c *client.Client, path, source string, batch int) (int, error) {
 	data, err := readMaybeGzip(path)
 	if err != nil {
 		return 0, err
 	}
-	framing := ingest.FrameNDJSON
-	if json.Valid(data) { // one JSON value: an array, a CloudTrail file, an object
-		framing = ingest.FrameJSON
-	}
-	var records [][]byte
-	err = ingest.SplitRecords(data, framing, func(rec []byte) error {
-		records = append(records, bytes.Clone(rec))
-		return nil
-	})
+	framing := framingOf(data)
+	// Envelopes (CloudTrail files, EventBridge events) are opened only for
+	// sources whose decoder wants them, as the server does.
+	decoders := ingest.Decoders(ingest.DefaultJSONConfig)
+	records, err := splitCompact(data, framing, source == "" || ingest.Envelopes(decoders[source]))
 	if err != nil {
 		return 0, err
 	}
 	if source == "" {
 		source = guessSource(records)
+		if !ingest.Envelopes(decoders[source]) {
+			if records, err = splitCompact(data, framing, false); err != nil {
+				return 0, err
+			}
+		}
 	}
 	var bar *progressbar.ProgressBar
 	if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 		bar = progressbar.Default(int64(len(records)), path)
 	}
 	sent := 0
-	for i := 0; i < len(records); i += batch {
-		chunk := records[i:min(i+batch, len(records))]
+	for i := 0; i < len(records); {
+		// At most batch records and replayBatchBytes of NDJSON, but at
+		// least one record.
+		j, size := i, 0
+		for j < len(records) && j-i < batch && (j == i || size+len(records[j])+1 <= replayBatchBytes) {
+			size += len(records[j]) + 1
+			j++
+		}
+		chunk := records[i:j]
+		i = j
 		n, err := c.Send(ctx, source, chunk)
 		sent += n
 		if err != nil {
@@ -112,6 +129,49 @@ func replayFile(ctx context.Context, cmd *cobra.Command, c *client.Client, path,
 		}
 	}
 	return sent, nil
+}
+
+// framingOf says NDJSON when the first line of data is a JSON value, else
+// JSON: one value over many lines, such as a pretty-printed CloudTrail file
+// or array, valid or not (its error is then named by the record's line).
+func framingOf(data []byte) ingest.Framing {
+	for len(data) > 0 {
+		line, rest, _ := bytes.Cut(data, []byte{'\n'})
+		if line = bytes.TrimSpace(line); len(line) > 0 {
+			if json.Valid(line) {
+				return ingest.FrameNDJSON
+			}
+			return ingest.FrameJSON
+		}
+		data = rest
+	}
+	return ingest.FrameNDJSON
+}
+
+// splitCompact returns the records of data, each compacted to one line
+// (a pretty-printed record would break the NDJSON sent to the server).
+// A record that is not valid JSON is an error naming its line in data.
+func splitCompact(data []byte, framing ingest.Framing, envelopes bool) ([][]byte, error) {
+	var buf bytes.Buffer
+	var ends []int
+	err := ingest.SplitRecords(data, framing, envelopes, func(rec []byte) error {
+		if err := json.Compact(&buf, rec); err != nil {
+			return fmt.Errorf("invalid JSON: %w", err)
+		}
+		ends = append(ends, buf.Len())
+		return nil
+	})
+	if err != nil {
+		return nil, err
+	}
+	all := buf.Bytes()
+	records := make([][]byte, len(ends))
+	start := 0
+	for i, end := range ends {
+		records[i] = all[start:end:end]
+		start = end
+	}
+	return records, nil
 }
 
 // guessSource says cloudtrail when the first record has CloudTrail's keys.

@@ -3,8 +3,11 @@ package main
 import (
 	"bytes"
 	"compress/gzip"
+	"encoding/json"
+	"fmt"
 	"io"
 	"log/slog"
+	"maps"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -15,6 +18,7 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 
 	"github.com/tripline/tripline/ingest"
+	"github.com/tripline/tripline/internal/bus"
 	"github.com/tripline/tripline/internal/bus/bustest"
 )
 
@@ -72,4 +76,148 @@ func TestReplay(t *testing.T) {
 	if _, err := execute(t, "replay", "--url", srv.URL, bad); err == nil || !strings.Contains(err.Error(), "line 2") {
 		t.Fatalf("bad file: %v", err)
 	}
+}
+
+// replayServer serves the real ingest handler on a test bus.
+func replayServer(t *testing.T, maxBody int64) (*httptest.Server, *bus.Bus) {
+	t.Helper()
+	b := bustest.Open(t)
+	mux := http.NewServeMux()
+	ingest.NewHandler(ingest.HTTPConfig{MaxBodyBytes: maxBody, MaxRecordBytes: maxBody,
+		Decoders: ingest.Decoders(ingest.DefaultJSONConfig), Publisher: b,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(mux)
+	srv := httptest.NewServer(mux)
+	t.Cleanup(srv.Close)
+	return srv, b
+}
+
+// messagesBySubject counts the EVENTS messages (one per request) by subject.
+func messagesBySubject(t *testing.T, b *bus.Bus) map[string]uint64 {
+	t.Helper()
+	s, err := b.JS.Stream(t.Context(), bus.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, err := s.Info(t.Context(), jetstream.WithSubjectFilter("tl.events.>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return si.State.Subjects
+}
+
+// prettyS3File is a CloudTrail file as `jq .` prints it: every record
+// spans many lines.
+func prettyS3File(t *testing.T, ids ...string) []byte {
+	t.Helper()
+	var recs []map[string]any
+	for _, id := range ids {
+		recs = append(recs, map[string]any{
+			"eventVersion": "1.09", "eventTime": "2026-11-24T09:00:00Z",
+			"eventSource": "lambda.amazonaws.com", "eventName": "GetFunction20150331v2", "eventID": id,
+			"userIdentity":      map[string]any{"type": "IAMUser", "arn": "arn:aws:iam::111122223333:user/kim"},
+			"requestParameters": map[string]any{"functionName": "orders"},
+		})
+	}
+	b, err := json.MarshalIndent(map[string]any{"Records": recs}, "", "  ")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
+func writeFile(t *testing.T, name string, body []byte) string {
+	t.Helper()
+	p := filepath.Join(t.TempDir(), name)
+	if err := os.WriteFile(p, body, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return p
+}
+
+// TestReplayShapes replays files whose records are not one line each, or
+// that look like envelopes without being CloudTrail.
+func TestReplayShapes(t *testing.T) {
+	tests := []struct {
+		name, file, source string
+		body               []byte
+		want               string            // in the output
+		subjects           map[string]uint64 // messages, with --batch 2
+	}{
+		{"pretty S3 file", "trail.json", "", prettyS3File(t, "p-1", "p-2", "p-3"), "replayed 3 events", map[string]uint64{"tl.events.cloudtrail": 2}},
+		{"pretty S3 file, gzipped, cloudtrail", "trail.json.gz", "cloudtrail", gzipped(prettyS3File(t, "g-1")), "replayed 1 events", map[string]uint64{"tl.events.cloudtrail": 1}},
+		{"pretty array of log records", "app.json", "", []byte("[\n  {\n    \"msg\": \"a\"\n  },\n  {\n    \"msg\": \"b\"\n  }\n]\n"), "replayed 2 events", map[string]uint64{"tl.events.json": 1}},
+		{"log record with Records", "lambda.log", "", []byte(`{"msg":"lambda got event","Records":[]}` + "\n"), "replayed 1 events", map[string]uint64{"tl.events.json": 1}},
+		{"log record with Records, json", "lambda.log", "json", []byte(`{"msg":"got","Records":[{"a":1},{"b":2}]}` + "\n"), "replayed 1 events", map[string]uint64{"tl.events.json": 1}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, b := replayServer(t, 1<<20)
+			args := []string{"replay", "--url", srv.URL, "--batch", "2"}
+			if tt.source != "" {
+				args = append(args, "--source", tt.source)
+			}
+			out, err := execute(t, append(args, writeFile(t, tt.file, tt.body))...)
+			if err != nil || !strings.Contains(out, tt.want) {
+				t.Fatalf("replay: %v\n%s", err, out)
+			}
+			if got := messagesBySubject(t, b); !maps.Equal(got, tt.subjects) {
+				t.Fatalf("messages by subject: %v, want %v", got, tt.subjects)
+			}
+		})
+	}
+}
+
+// TestReplayBadPrettyRecord: a broken record is named by its line in the
+// file, before anything is sent.
+func TestReplayBadPrettyRecord(t *testing.T) {
+	srv, b := replayServer(t, 1<<20)
+	body := []byte("[\n  {\n    \"msg\": \"a\"\n  },\n  {\n    \"msg\": \"b\",\n  }\n]\n")
+	_, err := execute(t, "replay", "--url", srv.URL, writeFile(t, "bad.json", body))
+	if err == nil || !strings.Contains(err.Error(), "record 2 (line 5): invalid JSON") {
+		t.Fatalf("bad file: %v", err)
+	}
+	if got := messagesBySubject(t, b); len(got) != 0 {
+		t.Fatalf("sent %v", got)
+	}
+}
+
+// TestReplayBatchBytes: batches are cut by size too, so big records never
+// make a body over the server's limit.
+func TestReplayBatchBytes(t *testing.T) {
+	big := func(i int) string {
+		return fmt.Sprintf(`{"n":%d,"msg":"%s"}`, i, strings.Repeat("x", 3000))
+	}
+	var body strings.Builder
+	for i := range 10 {
+		body.WriteString(big(i) + "\n")
+	}
+	old := replayBatchBytes
+	replayBatchBytes = 3 * (len(big(0)) + 1) // three records a batch
+	t.Cleanup(func() { replayBatchBytes = old })
+	// The server takes at most 4 records a body: one batch of 10 would fail.
+	srv, b := replayServer(t, int64(4*(len(big(0))+1)))
+	out, err := execute(t, "replay", "--url", srv.URL, writeFile(t, "big.ndjson", []byte(body.String())))
+	if err != nil || !strings.Contains(out, "replayed 10 events") {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	if got := messagesBySubject(t, b)["tl.events.json"]; got != 4 {
+		t.Fatalf("%d requests, want 4 (3+3+3+1 records)", got)
+	}
+	// A record over the byte cap goes alone.
+	replayBatchBytes = 10
+	srv, b = replayServer(t, 1<<20)
+	if _, err := execute(t, "replay", "--url", srv.URL, writeFile(t, "big.ndjson", []byte(body.String()))); err != nil {
+		t.Fatal(err)
+	}
+	if got := messagesBySubject(t, b)["tl.events.json"]; got != 10 {
+		t.Fatalf("%d requests, want 10", got)
+	}
+}
+
+func gzipped(b []byte) []byte {
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	zw.Write(b)
+	zw.Close()
+	return buf.Bytes()
 }

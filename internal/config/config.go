@@ -59,6 +59,11 @@ type HTTP struct {
 	MaxBodyBytes int64 `yaml:"max_body_bytes"`
 	// MaxRecordBytes caps one record.
 	MaxRecordBytes int64 `yaml:"max_record_bytes"`
+	// MaxRecords caps the records of one request.
+	MaxRecords int `yaml:"max_records"`
+	// MaxConcurrent caps the requests decoded at once; more wait up to a
+	// second, then get 503.
+	MaxConcurrent int `yaml:"max_concurrent"`
 	// AuthToken, when set, is required as "Authorization: Bearer <token>"
 	// on ingest endpoints. Required when Listen is not a loopback address.
 	AuthToken string `yaml:"auth_token"`
@@ -116,7 +121,7 @@ func Default() Config {
 		DataDir:    "./data",
 		LogLevel:   "info",
 		NATS:       NATS{Retention: 7 * 24 * time.Hour, MaxBytes: 10 << 30},
-		HTTP:       HTTP{Listen: "127.0.0.1:8080", MaxBodyBytes: 10 << 20, MaxRecordBytes: 1 << 20},
+		HTTP:       HTTP{Listen: "127.0.0.1:8080", MaxBodyBytes: 10 << 20, MaxRecordBytes: 1 << 20, MaxRecords: 100000, MaxConcurrent: 8},
 		ClickHouse: ClickHouse{Addr: "127.0.0.1:9000", Database: "tripline", Username: "default"},
 		Rules:      Rules{Builtin: true},
 		Ingest:     Ingest{JSON: ingest.DefaultJSONConfig},
@@ -243,6 +248,12 @@ func (c *Config) Validate() error {
 	}
 	if !identRE.MatchString(c.ClickHouse.Database) {
 		bad("clickhouse.database", "%q is not a valid identifier", c.ClickHouse.Database)
+	}
+	if c.HTTP.MaxRecords < 1 {
+		bad("http.max_records", "must be positive")
+	}
+	if c.HTTP.MaxConcurrent < 1 {
+		bad("http.max_concurrent", "must be positive")
 	}
 	if c.Slack.Token != "" && c.Slack.Channel == "" {
 		bad("slack.channel", "required with slack.token")
