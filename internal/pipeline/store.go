@@ -134,6 +134,12 @@ func (b *batcher[T]) flush(ctx context.Context, s *Store, p *pending[T]) {
 	if len(p.msgs) == 0 {
 		return
 	}
+	// A slow insert must not let AckWait expire on the messages it
+	// holds: another store process would insert them again before this
+	// one commits.
+	for _, m := range p.msgs {
+		_ = m.InProgress()
+	}
 	n, err := b.write(ctx, p.items, true)
 	if err == nil {
 		for _, m := range p.msgs {
