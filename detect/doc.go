@@ -36,8 +36,9 @@
 //
 //   - The record's own fields under their own names, decoded from
 //     event.Raw (eventName, userIdentity.arn). For a source with a schema
-//     (cloudtrail) the top-level fields are declared with their types, so
-//     a misspelled field fails at load; missing string fields read as "",
+//     (cloudtrail, k8s-audit) the top-level fields are declared with
+//     their types, so a misspelled field fails at load; missing string
+//     fields read as "",
 //     missing bool fields as false, missing objects as nil. A source
 //     without a schema (json) allows any name; an undefined one is nil.
 //   - The normalized fields of event.Event by snake_case name (time,

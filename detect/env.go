@@ -65,11 +65,44 @@ var cloudTrailSchema = &schema{fields: map[string]kind{
 	"edgeDeviceDetails":            kindMap,
 }}
 
+// k8sAuditSchema lists the top-level fields of a Kubernetes audit event
+// (audit.k8s.io/v1 Event,
+// https://kubernetes.io/docs/reference/config-api/apiserver-audit.v1/#audit-k8s-io-v1-Event).
+// requestObject and responseObject are maps: a patch body, a JSON-patch
+// array, reads as nil there.
+var k8sAuditSchema = &schema{fields: map[string]kind{
+	"kind":                     kindString,
+	"apiVersion":               kindString,
+	"level":                    kindString,
+	"auditID":                  kindString,
+	"stage":                    kindString,
+	"requestURI":               kindString,
+	"verb":                     kindString,
+	"user":                     kindMap,
+	"impersonatedUser":         kindMap,
+	"sourceIPs":                kindList,
+	"userAgent":                kindString,
+	"objectRef":                kindMap,
+	"responseStatus":           kindMap,
+	"requestObject":            kindMap,
+	"responseObject":           kindMap,
+	"requestReceivedTimestamp": kindString,
+	"stageTimestamp":           kindString,
+	"annotations":              kindMap,
+}}
+
 // sources maps every source name a rule may name to its schema; nil means
 // the source has no schema and rules may use any field name.
 var sources = map[string]*schema{
 	"cloudtrail": cloudTrailSchema,
 	"json":       nil,
+	"k8s-audit":  k8sAuditSchema,
+}
+
+// SourceHasSchema reports whether the source declares its fields, so that
+// a rule naming a field it lacks fails to load.
+func SourceHasSchema(name string) bool {
+	return sources[name] != nil
 }
 
 // SourceNames returns the source names rules may use, sorted.

@@ -3,6 +3,7 @@ package ingest
 import (
 	"bytes"
 	"fmt"
+	"os"
 	"testing"
 	"time"
 
@@ -22,10 +23,12 @@ func benchBody(n int) []byte {
 	return b.Bytes()
 }
 
+var ctEnv = Envelopes(CloudTrail{})
+
 func BenchmarkCloudTrailDecode(b *testing.B) {
 	body := benchBody(500)
 	var recs [][]byte
-	_ = SplitRecords(body, FrameNDJSON, true, func(rec []byte) error { recs = append(recs, rec); return nil })
+	_ = SplitRecords(body, FrameNDJSON, ctEnv, func(rec []byte) error { recs = append(recs, rec); return nil })
 	b.SetBytes(int64(len(body) / len(recs)))
 	b.ReportAllocs()
 	var ev event.Event
@@ -46,7 +49,7 @@ func BenchmarkSplitAndDecode(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		n := 0
-		err := SplitRecords(body, FrameNDJSON, true, func(rec []byte) error {
+		err := SplitRecords(body, FrameNDJSON, ctEnv, func(rec []byte) error {
 			var ev event.Event
 			n++
 			return CloudTrail{}.Decode(rec, &ev)
@@ -66,8 +69,33 @@ func BenchmarkSplitS3File(b *testing.B) {
 	b.ReportAllocs()
 	for b.Loop() {
 		n := 0
-		if err := SplitRecords(body, FrameJSON, true, func([]byte) error { n++; return nil }); err != nil || n != 500 {
+		if err := SplitRecords(body, FrameJSON, ctEnv, func([]byte) error { n++; return nil }); err != nil || n != 500 {
 			b.Fatal(fmt.Errorf("%d records: %w", n, err))
 		}
+	}
+}
+
+// BenchmarkK8sAuditDecode decodes the events of a webhook EventList
+// (RequestResponse and Metadata levels), one at a time.
+func BenchmarkK8sAuditDecode(b *testing.B) {
+	body, err := os.ReadFile("testdata/k8s-audit/webhook_eventlist.json")
+	if err != nil {
+		b.Fatal(err)
+	}
+	var recs [][]byte
+	_ = SplitRecords(body, FrameJSON, EnvelopeEventList, func(rec []byte) error { recs = append(recs, rec); return nil })
+	size := 0
+	for _, r := range recs {
+		size += len(r)
+	}
+	b.SetBytes(int64(size / len(recs)))
+	b.ReportAllocs()
+	var ev event.Event
+	i := 0
+	for b.Loop() {
+		if err := (K8sAudit{}).Decode(recs[i%len(recs)], &ev); err != nil {
+			b.Fatal(err)
+		}
+		i++
 	}
 }

@@ -88,7 +88,7 @@ type CloudTrail struct{}
 
 // Envelopes implements Enveloped: CloudTrail records arrive in S3 files
 // and EventBridge events.
-func (CloudTrail) Envelopes() bool { return true }
+func (CloudTrail) Envelopes() Envelope { return EnvelopeCloudTrailFile | EnvelopeEventBridge }
 
 // Decode implements Decoder.
 func (CloudTrail) Decode(rec []byte, ev *event.Event) error {

@@ -91,6 +91,8 @@ func FuzzSplitRecords(f *testing.F) {
 		"", "\n\n", `[`, `{"Records":null}`, `"str"`, `[{"a":"]"} , {"b":"\\\""}]`,
 		"{\n \"Records\": [\n  {\"a\": 1},\n  {\"b\": [2, {}]}\n ],\n \"x\": tru\n}",
 		`{"msg":"m","Records":[]}`, `[[{"a":1}], 1]`, `{"Records":[1]}`, "{}\v",
+		`{"kind":"EventList","items":[{"auditID":"a","stage":"s","verb":"get","stageTimestamp":"2026-01-01T00:00:00Z"}]}`,
+		`{"kind":"EventList","items":[{"kind":"EventList","items":[]}],"x":1}`,
 	} {
 		f.Add([]byte(seed), false)
 		f.Add([]byte(seed), true)
@@ -175,12 +177,13 @@ func FuzzCloudTrail(f *testing.F) {
 // the record and line an error names. fn fails on records that mention
 // "bad", as a decoder would.
 func TestSplitRecords(t *testing.T) {
+	const ct = EnvelopeCloudTrailFile | EnvelopeEventBridge
 	pretty := "{\n  \"Records\": [\n    {\n      \"n\": 1\n    },\n    {\n      \"n\": 2\n    },\n    {\n      \"n\": \"bad\"\n    }\n  ]\n}\n"
 	tests := []struct {
 		name      string
 		body      string
 		ndjson    bool
-		envelopes bool
+		envelopes Envelope
 		want      []string // records, or with err the records before it
 		err       string   // substring of the error
 		line, idx int      // of the error
@@ -188,25 +191,33 @@ func TestSplitRecords(t *testing.T) {
 		{name: "object", body: ` {"a":1} `, want: []string{`{"a":1}`}},
 		{name: "array", body: `[{"a":1}, {"b":"]}\"["}]`, want: []string{`{"a":1}`, `{"b":"]}\"["}`}},
 		{name: "empty array", body: ` [ ] `},
-		{name: "S3 file", body: `{"Records":[{"a":1},{"b":2}]}`, envelopes: true, want: []string{`{"a":1}`, `{"b":2}`}},
+		{name: "S3 file", body: `{"Records":[{"a":1},{"b":2}]}`, envelopes: ct, want: []string{`{"a":1}`, `{"b":2}`}},
 		{name: "S3 file, no envelopes", body: `{"Records":[{"a":1}]}`, want: []string{`{"Records":[{"a":1}]}`}},
 		{name: "log line with Records", body: `{"msg":"lambda got event","Records":[]}`, want: []string{`{"msg":"lambda got event","Records":[]}`}},
-		{name: "empty S3 file", body: `{"Records": []}`, envelopes: true},
-		{name: "Records null", body: `{"Records":null}`, envelopes: true, want: []string{`{"Records":null}`}},
-		{name: "EventBridge", body: `{"detail-type":"x","source":"aws.s3","detail":{"a":1}}`, envelopes: true, want: []string{`{"a":1}`}},
+		{name: "empty S3 file", body: `{"Records": []}`, envelopes: ct},
+		{name: "Records null", body: `{"Records":null}`, envelopes: ct, want: []string{`{"Records":null}`}},
+		{name: "EventBridge", body: `{"detail-type":"x","source":"aws.s3","detail":{"a":1}}`, envelopes: ct, want: []string{`{"a":1}`}},
 		{name: "EventBridge, no envelopes", body: `{"detail-type":"x","detail":{"a":1}}`, want: []string{`{"detail-type":"x","detail":{"a":1}}`}},
-		{name: "detail without detail-type", body: `{"detail":{"a":1}}`, envelopes: true, want: []string{`{"detail":{"a":1}}`}},
-		{name: "array of S3 files", body: `[{"Records":[{"a":1}]},{"Records":[{"b":2}]}]`, envelopes: true, want: []string{`{"a":1}`, `{"b":2}`}},
-		{name: "records are not opened twice", body: `{"Records":[{"Records":[{"a":1}]}]}`, envelopes: true, want: []string{`{"Records":[{"a":1}]}`}},
-		{name: "malformed envelope goes to the decoder", body: `{"Records":[{"a":1}], "x": tru}`, envelopes: true, want: []string{`{"Records":[{"a":1}], "x": tru}`}},
+		{name: "detail without detail-type", body: `{"detail":{"a":1}}`, envelopes: ct, want: []string{`{"detail":{"a":1}}`}},
+		{name: "array of S3 files", body: `[{"Records":[{"a":1}]},{"Records":[{"b":2}]}]`, envelopes: ct, want: []string{`{"a":1}`, `{"b":2}`}},
+		{name: "records are not opened twice", body: `{"Records":[{"Records":[{"a":1}]}]}`, envelopes: ct, want: []string{`{"Records":[{"a":1}]}`}},
+		{name: "malformed envelope goes to the decoder", body: `{"Records":[{"a":1}], "x": tru}`, envelopes: ct, want: []string{`{"Records":[{"a":1}], "x": tru}`}},
+		{name: "EventList", body: `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[{"a":1},{"b":2}]}`, envelopes: EnvelopeEventList, want: []string{`{"a":1}`, `{"b":2}`}},
+		{name: "EventList, CloudTrail envelopes only", body: `{"kind":"EventList","items":[{"a":1}]}`, envelopes: ct, want: []string{`{"kind":"EventList","items":[{"a":1}]}`}},
+		{name: "S3 file, EventList envelopes only", body: `{"Records":[{"a":1}]}`, envelopes: EnvelopeEventList, want: []string{`{"Records":[{"a":1}]}`}},
+		{name: "items without kind EventList", body: `{"kind":"List","items":[{"a":1}]}`, envelopes: EnvelopeEventList, want: []string{`{"kind":"List","items":[{"a":1}]}`}},
+		{name: "empty EventList", body: `{"kind":"EventList","items":[]}`, envelopes: EnvelopeEventList},
+		{name: "EventList items null", body: `{"kind":"EventList","items":null}`, envelopes: EnvelopeEventList, want: []string{`{"kind":"EventList","items":null}`}},
+		{name: "EventList lines", body: "{\"kind\":\"EventList\",\"items\":[{\"a\":1}]}\n{\"b\":2}\n", ndjson: true, envelopes: EnvelopeEventList, want: []string{`{"a":1}`, `{"b":2}`}},
+		{name: "bad item in a pretty EventList", body: "{\n \"kind\": \"EventList\",\n \"items\": [\n  {\"n\": 1},\n  {\"n\": \"bad\"}\n ]\n}", envelopes: EnvelopeEventList, want: []string{`{"n": 1}`}, err: "bad record", line: 5, idx: 1},
 		{name: "NDJSON lines", body: "{\"a\":1}\r\n\n [{\"b\":2}]\n", ndjson: true, want: []string{`{"a":1}`, `{"b":2}`}},
 
-		{name: "bad record in a pretty S3 file", body: pretty, envelopes: true, want: []string{"{\n      \"n\": 1\n    }", "{\n      \"n\": 2\n    }"}, err: "bad record", line: 9, idx: 2},
+		{name: "bad record in a pretty S3 file", body: pretty, envelopes: ct, want: []string{"{\n      \"n\": 1\n    }", "{\n      \"n\": 2\n    }"}, err: "bad record", line: 9, idx: 2},
 		{name: "bad record in a pretty array", body: "[\n{\"a\":1},\n\n  {\"a\":\"bad\"}\n]", want: []string{`{"a":1}`}, err: "bad record", line: 4, idx: 1},
 		{name: "bad record in an NDJSON array", body: "{\"a\":1}\n[{\"a\":2},\n", ndjson: true, want: []string{`{"a":1}`, `{"a":2}`}, err: "unexpected end of the array", line: 2, idx: 2},
 		{name: "scalar", body: `42`, err: "want a JSON object or array", line: 1},
 		{name: "scalar in an array", body: "[{\"a\":1},\n 42]", want: []string{`{"a":1}`}, err: `want a JSON object in the array, got "42"`, line: 2, idx: 1},
-		{name: "scalar in Records", body: `{"Records":[1]}`, envelopes: true, err: "want a JSON object in the array", line: 1},
+		{name: "scalar in Records", body: `{"Records":[1]}`, envelopes: ct, err: "want a JSON object in the array", line: 1},
 		{name: "trailing comma", body: `[{"a":1},]`, want: []string{`{"a":1}`}, err: "invalid JSON", line: 1, idx: 1},
 		{name: "missing comma", body: "[{\"a\":1}\n{\"b\":2}]", want: []string{`{"a":1}`}, err: "want ',' or ']'", line: 2, idx: 1},
 		{name: "data after the array", body: "[{\"a\":1}]\n]", want: []string{`{"a":1}`}, err: "data after the array", line: 2, idx: 1},
@@ -328,4 +339,31 @@ func TestCloudTrailLenient(t *testing.T) {
 			t.Errorf("%s: got %+v", tt.rec, ev)
 		}
 	}
+}
+
+// FuzzK8sAudit: a decoded Kubernetes audit event always has the fields
+// rules rely on, and its id is auditID/stage.
+func FuzzK8sAudit(f *testing.F) {
+	for _, p := range []string{"testdata/k8s-audit/single_event.json", "testdata/k8s-audit/webhook_eventlist.json"} {
+		b, _ := os.ReadFile(p)
+		_ = SplitRecords(b, FrameJSON, EnvelopeEventList, func(rec []byte) error { f.Add(rec); return nil })
+	}
+	f.Add([]byte(`{"auditID":"a","stage":"s","verb":"get","stageTimestamp":"2026-11-24T09:00:00Z","objectRef":"x","responseStatus":{"code":1e9},"sourceIPs":[1]}`))
+	f.Add([]byte(`{"auditID":"a","stage":"s","verb":"get","requestReceivedTimestamp":"9999-12-31T23:59:59Z"}`))
+	f.Add([]byte(`{"kind":"EventList","items":null}`))
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		var ev event.Event
+		if err := (K8sAudit{}).Decode(rec, &ev); err != nil {
+			return
+		}
+		if ev.Action == "" || ev.Source != "k8s-audit" || !timeInRange(ev.Time) || ev.EventID == "" || !strings.Contains(ev.EventID, "/") {
+			t.Fatalf("incomplete event %+v from %q", ev, rec)
+		}
+		switch {
+		case ev.StatusCode == 0 && ev.Outcome != "",
+			ev.StatusCode != 0 && ev.StatusCode < 400 && ev.Outcome != event.OutcomeSuccess,
+			ev.StatusCode >= 400 && ev.Outcome != event.OutcomeFailure:
+			t.Fatalf("outcome %q for status %d", ev.Outcome, ev.StatusCode)
+		}
+	})
 }

@@ -32,46 +32,68 @@ type Framing int
 // Framings.
 const (
 	// FrameJSON is one JSON value: an object or an array of objects (and,
-	// for sources with envelopes, a CloudTrail file {"Records":[...]} or
-	// an EventBridge event).
+	// for sources with envelopes, a CloudTrail file {"Records":[...]}, an
+	// EventBridge event or a Kubernetes audit EventList).
 	FrameJSON Framing = iota
 	// FrameNDJSON is one JSON value per line; each line is split as
 	// FrameJSON is.
 	FrameNDJSON
 )
 
+// Envelope is a set of envelope kinds, the JSON objects that wrap records
+// of a source and that SplitRecords opens for it. The zero Envelope opens
+// none: every JSON object is one record, whatever its keys.
+type Envelope uint8
+
+// Envelope kinds.
+const (
+	// EnvelopeCloudTrailFile is a CloudTrail S3 file {"Records":[...]}:
+	// one record per element of Records.
+	EnvelopeCloudTrailFile Envelope = 1 << iota
+	// EnvelopeEventBridge is an EventBridge event {"detail-type":"…",
+	// "detail":{…}}: its detail is the record.
+	EnvelopeEventBridge
+	// EnvelopeEventList is a Kubernetes audit EventList, as the API
+	// server's webhook backend posts it: {"kind":"EventList",
+	// "items":[...]}, one record per element of items.
+	EnvelopeEventList
+)
+
 // Enveloped is implemented by decoders whose records may arrive wrapped
-// in an envelope: a CloudTrail S3 file {"Records":[...]} or an EventBridge
-// event whose "detail" is the record. Envelopes reports whether the
-// envelopes are opened for the decoder's source. A decoder that does not
-// implement Enveloped gets every JSON object as one record, whatever its
-// keys: a log line {"msg":"…","Records":[]} is one event.
+// in envelopes. Envelopes returns the envelope kinds opened for the
+// decoder's source. A decoder that does not implement Enveloped gets
+// every JSON object as one record, whatever its keys: a log line
+// {"msg":"…","Records":[]} is one event.
 type Enveloped interface {
-	Envelopes() bool
+	Envelopes() Envelope
 }
 
-// Envelopes reports whether SplitRecords should open envelopes for the
-// records of dec (see Enveloped).
-func Envelopes(dec Decoder) bool {
-	e, ok := dec.(Enveloped)
-	return ok && e.Envelopes()
+// Envelopes returns the envelope kinds SplitRecords should open for the
+// records of dec (see Enveloped); 0 for a decoder without envelopes.
+func Envelopes(dec Decoder) Envelope {
+	if e, ok := dec.(Enveloped); ok {
+		return e.Envelopes()
+	}
+	return 0
 }
 
 // SplitRecords calls fn with each record of body, in order. A JSON array
-// (the body, or an NDJSON line) holds one record per element. With
-// envelopes, a CloudTrail file {"Records":[...]} holds one record per
-// element of Records and an EventBridge event ({"detail-type":…,
-// "detail":{…}}) holds its detail; an array of such envelopes is opened
-// too.
+// (the body, or an NDJSON line) holds one record per element. env says
+// which envelopes are opened: a CloudTrail file {"Records":[...]} holds
+// one record per element of Records, an EventBridge event
+// ({"detail-type":…, "detail":{…}}) holds its detail, and a Kubernetes
+// audit EventList ({"kind":"EventList","items":[...]}) one record per
+// element of items; an array of such envelopes is opened too. Records
+// inside an envelope are not opened again.
 //
 // Every record is a sub-slice of body that starts as a JSON object.
 // SplitRecords checks the JSON around the records (brackets, commas,
 // envelope members) but not the records themselves, which fn must parse
 // (every Decoder does). It stops at the first error, which is a
 // *RecordError naming the line where the bad record starts (for a
-// pretty-printed array or CloudTrail file, the line of the record's "{").
-func SplitRecords(body []byte, f Framing, envelopes bool, fn func(rec []byte) error) error {
-	s := splitter{b: body, envelopes: envelopes, fn: fn, line: 1}
+// pretty-printed array or envelope, the line of the record's "{").
+func SplitRecords(body []byte, f Framing, env Envelope, fn func(rec []byte) error) error {
+	s := splitter{b: body, env: env, fn: fn, line: 1}
 	if f == FrameJSON {
 		i, j := trim(body, 0, len(body))
 		if i == j {
@@ -100,7 +122,7 @@ var errEmpty = errors.New("empty record")
 // splitter walks one body. Positions are indexes into b.
 type splitter struct {
 	b         []byte
-	envelopes bool
+	env       Envelope
 	fn        func([]byte) error
 	idx       int // index of the next record
 	line, pos int // b[pos] is on line line
@@ -199,12 +221,14 @@ func (s *splitter) array(i, j int, open bool) error {
 }
 
 // object splits the object b[i:j]: it is one record unless it is an
-// envelope and envelopes are opened.
+// envelope of a kind in s.env.
 func (s *splitter) object(i, j int) error {
 	obj := s.b[i:j]
 	// Cheap pre-check: only objects that mention the envelope keys are
 	// scanned for them.
-	if !s.envelopes || !(bytes.Contains(obj, []byte(`"Records"`)) || bytes.Contains(obj, []byte(`"detail"`))) {
+	if !(s.env&EnvelopeCloudTrailFile != 0 && bytes.Contains(obj, []byte(`"Records"`)) ||
+		s.env&EnvelopeEventBridge != 0 && bytes.Contains(obj, []byte(`"detail"`)) ||
+		s.env&EnvelopeEventList != 0 && bytes.Contains(obj, []byte(`"items"`))) {
 		return s.emit(i, j)
 	}
 	m, ok := envelopeMembers(s.b, i, j, -1)
@@ -212,16 +236,21 @@ func (s *splitter) object(i, j int) error {
 		return s.emit(i, j) // malformed: the decoder says what is wrong
 	}
 	switch {
-	case m.records.set() && s.b[m.records.i] == '[':
+	case s.env&EnvelopeCloudTrailFile != 0 && m.records.set() && s.b[m.records.i] == '[':
 		// The records are checked one by one; everything else in the
 		// envelope is checked here.
 		if _, ok := envelopeMembers(s.b, i, j, m.records.i); ok {
 			return s.array(m.records.i, m.records.j, false)
 		}
-	case m.detailType.set() && s.b[m.detailType.i] == '"' && m.detailType.len() > 2 &&
+	case s.env&EnvelopeEventBridge != 0 && m.detailType.set() && s.b[m.detailType.i] == '"' && m.detailType.len() > 2 &&
 		m.detail.set() && s.b[m.detail.i] == '{':
 		if _, ok := envelopeMembers(s.b, i, j, m.detail.i); ok {
 			return s.emit(m.detail.i, m.detail.j)
+		}
+	case s.env&EnvelopeEventList != 0 && m.items.set() && s.b[m.items.i] == '[' &&
+		string(s.b[m.kind.i:m.kind.j]) == `"EventList"`:
+		if _, ok := envelopeMembers(s.b, i, j, m.items.i); ok {
+			return s.array(m.items.i, m.items.j, false)
 		}
 	}
 	return s.emit(i, j)
@@ -234,13 +263,14 @@ func (p span) set() bool { return p.j > 0 }
 func (p span) len() int  { return p.j - p.i }
 
 // members are the values of the envelope members of an object.
-type members struct{ records, detail, detailType span }
+type members struct{ records, detail, detailType, kind, items span }
 
 // envelopeMembers scans the members of the object b[i:j] and returns the
-// values of Records, detail and detail-type (the last of a repeated key,
-// as encoding/json does). ok is false when the object is malformed. With
-// check >= 0 it also validates every key and every value but the one that
-// starts at b[check], and ok is false when one is not valid JSON.
+// values of Records, detail, detail-type, kind and items (the last of a
+// repeated key, as encoding/json does). ok is false when the object is
+// malformed. With check >= 0 it also validates every key and every value
+// but the one that starts at b[check], and ok is false when one is not
+// valid JSON.
 func envelopeMembers(b []byte, i, j, check int) (m members, ok bool) {
 	k := skipWS(b, i+1, j)
 	if k < j && b[k] == '}' {
@@ -280,6 +310,10 @@ func envelopeMembers(b []byte, i, j, check int) (m members, ok bool) {
 			m.detail = span{k, ve}
 		case "detail-type":
 			m.detailType = span{k, ve}
+		case "kind":
+			m.kind = span{k, ve}
+		case "items":
+			m.items = span{k, ve}
 		}
 		k = skipWS(b, ve, j)
 		if k < j && b[k] == ',' {

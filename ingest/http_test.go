@@ -369,3 +369,50 @@ func TestIngestAuth(t *testing.T) {
 		}
 	}
 }
+
+// k8sEvent is a Kubernetes audit event at Metadata level.
+func k8sEvent(auditID, stage, verb string) string {
+	return fmt.Sprintf(`{"kind":"Event","apiVersion":"audit.k8s.io/v1","level":"Metadata","auditID":%q,"stage":%q,"requestURI":"/api/v1/namespaces/shop/pods/web-0/exec?command=sh","verb":%q,"user":{"username":"kim@example.com","groups":["system:authenticated"]},"sourceIPs":["203.0.113.24"],"userAgent":"kubectl/v1.30.2","objectRef":{"resource":"pods","namespace":"shop","name":"web-0","apiVersion":"v1","subresource":"exec"},"responseStatus":{"metadata":{},"code":101},"requestReceivedTimestamp":"2026-11-24T09:00:00.000001Z","stageTimestamp":"2026-11-24T09:00:00.020000Z"}`, auditID, stage, verb)
+}
+
+// TestIngestK8sAuditEventList posts EventLists as the API server's audit
+// webhook does: events are stored by (auditID, stage), an event repeated
+// in a list is stored once, and the webhook's retry of the same list
+// stores nothing new.
+func TestIngestK8sAuditEventList(t *testing.T) {
+	srv, b := newServer(t, "")
+	list := `{"kind":"EventList","apiVersion":"audit.k8s.io/v1","metadata":{},"items":[` +
+		k8sEvent("a1", "RequestReceived", "create") + "," + k8sEvent("a1", "ResponseStarted", "create") + "," +
+		k8sEvent("a2", "ResponseComplete", "get") + "," + k8sEvent("a1", "ResponseStarted", "create") + "]}"
+	for range 3 {
+		if code, out := post(t, srv, "k8s-audit", req{"application/json", "", []byte(list)}); code != 200 || out["accepted"] != float64(3) {
+			t.Fatalf("got %d %v, want 200 accepted=3", code, out)
+		}
+	}
+	want := "a1/RequestReceived,a1/ResponseStarted,a2/ResponseComplete"
+	if got := strings.Join(storedIDs(t, b), ","); got != want {
+		t.Fatalf("stored %v, want %v once", got, want)
+	}
+	// Audit log lines (one Event per line), gzipped, and a JSON array.
+	lines := k8sEvent("a3", "RequestReceived", "list") + "\n" + k8sEvent("a3", "ResponseComplete", "list") + "\n"
+	if code, out := post(t, srv, "k8s-audit", req{"application/x-ndjson", "gzip", gz([]byte(lines))}); code != 200 || out["accepted"] != float64(2) {
+		t.Fatalf("got %d %v, want 200 accepted=2", code, out)
+	}
+	if code, out := post(t, srv, "k8s-audit", req{"application/json", "", []byte("[" + k8sEvent("a4", "Panic", "get") + "]")}); code != 200 || out["accepted"] != float64(1) {
+		t.Fatalf("got %d %v, want 200 accepted=1", code, out)
+	}
+	want += ",a3/RequestReceived,a3/ResponseComplete,a4/Panic"
+	if got := strings.Join(storedIDs(t, b), ","); got != want {
+		t.Fatalf("stored %v, want %v", got, want)
+	}
+	// A list whose second item is not an audit event is rejected whole,
+	// naming the item's line.
+	bad := "{\"kind\":\"EventList\",\"items\":[\n" + k8sEvent("a5", "ResponseComplete", "get") + ",\n{\"kind\":\"Event\",\"apiVersion\":\"v1\",\"reason\":\"BackOff\"}]}"
+	code, out := post(t, srv, "k8s-audit", req{"application/json", "", []byte(bad)})
+	if code != http.StatusBadRequest || out["line"] != float64(3) || !strings.Contains(fmt.Sprint(out["error"]), "record 2") {
+		t.Fatalf("got %d %v, want 400 naming record 2 on line 3", code, out)
+	}
+	if got := strings.Join(storedIDs(t, b), ","); got != want {
+		t.Fatalf("stored %v after a bad list, want %v", got, want)
+	}
+}

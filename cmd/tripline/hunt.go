@@ -51,10 +51,12 @@ target, outcome, ...) are available. Queries run read-only with limits.`,
 			if limit < 0 {
 				return fmt.Errorf("--limit %d: want 0 (no limit) or more", limit)
 			}
+			var m *detect.Matcher
 			if len(sources) == 0 {
-				sources = detect.SourceNames()
+				m, sources, err = compileHuntAll(args[0])
+			} else {
+				m, err = compileHunt(args[0], sources)
 			}
-			m, err := compileHunt(args[0], sources)
 			if err != nil {
 				return err
 			}
@@ -90,7 +92,7 @@ target, outcome, ...) are available. Queries run read-only with limits.`,
 		},
 	}
 	tf.add(cmd)
-	cmd.Flags().StringSliceVar(&sources, "source", nil, "only events of these sources (default all)")
+	cmd.Flags().StringSliceVar(&sources, "source", nil, "only events of these sources (default: every source whose fields the expression names)")
 	cmd.Flags().StringVar(&format, "format", "table", "table or json (one event per line)")
 	cmd.Flags().IntVar(&limit, "limit", 1000, "stop after this many matches; 0 means no limit")
 	return cmd
@@ -99,6 +101,34 @@ target, outcome, ...) are available. Queries run read-only with limits.`,
 // huntHeader is the rule document a hunt expression is compiled in; the
 // expression starts on the line after it, indented by two spaces.
 const huntHeader = "id: hunt\ntitle: hunt\nseverity: info\n"
+
+// compileHuntAll compiles expr for the sources whose fields it names: every
+// source with a schema (cloudtrail, k8s-audit) that accepts it, plus the
+// sources without one (json), which accept any field. An expression no
+// schema accepts (a misspelled field) is an error, the first source's.
+func compileHuntAll(expr string) (*detect.Matcher, []string, error) {
+	var ok, open []string
+	var firstErr error
+	for _, s := range detect.SourceNames() {
+		if !detect.SourceHasSchema(s) {
+			open = append(open, s)
+			continue
+		}
+		if _, err := compileHunt(expr, []string{s}); err != nil {
+			if firstErr == nil {
+				firstErr = err
+			}
+			continue
+		}
+		ok = append(ok, s)
+	}
+	if len(ok) == 0 && firstErr != nil {
+		return nil, nil, firstErr
+	}
+	sources := append(ok, open...)
+	m, err := compileHunt(expr, sources)
+	return m, sources, err
+}
 
 // compileHunt compiles expr as the when of a rule over sources, exactly as
 // rules are compiled, and reports errors at their position in expr.

@@ -72,7 +72,7 @@ cloudtrail and anything else as json.`,
 			return nil
 		},
 	}
-	cmd.Flags().StringVarP(&source, "source", "s", "", "source of the records: cloudtrail or json (default: guessed per file)")
+	cmd.Flags().StringVarP(&source, "source", "s", "", "source of the records: cloudtrail, k8s-audit or json (default: guessed per file)")
 	cmd.Flags().StringVar(&url, "url", "", "base URL of the pipeline (default: from http.listen)")
 	cmd.Flags().StringVar(&token, "token", "", "bearer token (default: http.auth_token; prefer TRIPLINE_HTTP_AUTH_TOKEN)")
 	cmd.Flags().IntVar(&batch, "batch", 1000, "records per request")
@@ -89,17 +89,23 @@ func replayFile(ctx context.Context, cmd *cobra.Command, c *client.Client, path,
 		return 0, err
 	}
 	framing := framingOf(data)
-	// Envelopes (CloudTrail files, EventBridge events) are opened only for
-	// sources whose decoder wants them, as the server does.
+	// Envelopes (CloudTrail files, EventBridge events, Kubernetes
+	// EventLists) are opened only for sources whose decoder wants them, as
+	// the server does. To guess the source, every kind is opened first.
 	decoders := ingest.Decoders(ingest.DefaultJSONConfig)
-	records, err := splitCompact(data, framing, source == "" || ingest.Envelopes(decoders[source]))
+	const allEnvelopes = ingest.EnvelopeCloudTrailFile | ingest.EnvelopeEventBridge | ingest.EnvelopeEventList
+	env := allEnvelopes
+	if source != "" {
+		env = ingest.Envelopes(decoders[source])
+	}
+	records, err := splitCompact(data, framing, env)
 	if err != nil {
 		return 0, err
 	}
 	if source == "" {
 		source = guessSource(records)
-		if !ingest.Envelopes(decoders[source]) {
-			if records, err = splitCompact(data, framing, false); err != nil {
+		if e := ingest.Envelopes(decoders[source]); e != env {
+			if records, err = splitCompact(data, framing, e); err != nil {
 				return 0, err
 			}
 		}
@@ -151,7 +157,7 @@ func framingOf(data []byte) ingest.Framing {
 // splitCompact returns the records of data, each compacted to one line
 // (a pretty-printed record would break the NDJSON sent to the server).
 // A record that is not valid JSON is an error naming its line in data.
-func splitCompact(data []byte, framing ingest.Framing, envelopes bool) ([][]byte, error) {
+func splitCompact(data []byte, framing ingest.Framing, envelopes ingest.Envelope) ([][]byte, error) {
 	var buf bytes.Buffer
 	var ends []int
 	err := ingest.SplitRecords(data, framing, envelopes, func(rec []byte) error {
@@ -174,10 +180,18 @@ func splitCompact(data []byte, framing ingest.Framing, envelopes bool) ([][]byte
 	return records, nil
 }
 
-// guessSource says cloudtrail when the first record has CloudTrail's keys.
+// guessSource says cloudtrail when the first record has CloudTrail's keys,
+// k8s-audit when it has a Kubernetes audit event's, else json.
 func guessSource(records [][]byte) string {
-	if len(records) > 0 && bytes.Contains(records[0], []byte(`"eventSource"`)) && bytes.Contains(records[0], []byte(`"eventName"`)) {
+	if len(records) == 0 {
+		return "json"
+	}
+	r := records[0]
+	switch {
+	case bytes.Contains(r, []byte(`"eventSource"`)) && bytes.Contains(r, []byte(`"eventName"`)):
 		return "cloudtrail"
+	case bytes.Contains(r, []byte(`"auditID"`)) && bytes.Contains(r, []byte(`"stage"`)) && bytes.Contains(r, []byte(`"verb"`)):
+		return "k8s-audit"
 	}
 	return "json"
 }

@@ -134,6 +134,17 @@ func writeFile(t *testing.T, name string, body []byte) string {
 	return p
 }
 
+// k8sEventList is the ingest package's webhook EventList: six events, two
+// of which (the third and fourth) share auditID and stage.
+func k8sEventList(t *testing.T) []byte {
+	t.Helper()
+	b, err := os.ReadFile("../../ingest/testdata/k8s-audit/webhook_eventlist.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return b
+}
+
 // TestReplayShapes replays files whose records are not one line each, or
 // that look like envelopes without being CloudTrail.
 func TestReplayShapes(t *testing.T) {
@@ -148,6 +159,10 @@ func TestReplayShapes(t *testing.T) {
 		{"pretty array of log records", "app.json", "", []byte("[\n  {\n    \"msg\": \"a\"\n  },\n  {\n    \"msg\": \"b\"\n  }\n]\n"), "replayed 2 events", map[string]uint64{"tl.events.json": 1}},
 		{"log record with Records", "lambda.log", "", []byte(`{"msg":"lambda got event","Records":[]}` + "\n"), "replayed 1 events", map[string]uint64{"tl.events.json": 1}},
 		{"log record with Records, json", "lambda.log", "json", []byte(`{"msg":"got","Records":[{"a":1},{"b":2}]}` + "\n"), "replayed 1 events", map[string]uint64{"tl.events.json": 1}},
+		// A webhook EventList is guessed as k8s-audit and opened; its two
+		// items with one (auditID, stage) land in one batch and count once.
+		{"k8s audit EventList", "audit.json", "", k8sEventList(t), "replayed 5 events", map[string]uint64{"tl.events.k8s-audit": 3}},
+		{"json record shaped like an EventList", "app.log", "", []byte(`{"msg":"x","kind":"EventList","items":[{"a":1},{"b":2}]}` + "\n"), "replayed 1 events", map[string]uint64{"tl.events.json": 1}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
