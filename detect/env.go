@@ -97,6 +97,7 @@ var sources = map[string]*schema{
 	"cloudtrail": cloudTrailSchema,
 	"json":       nil,
 	"k8s-audit":  k8sAuditSchema,
+	"lambda":     nil,
 }
 
 // SourceHasSchema reports whether the source declares its fields, so that

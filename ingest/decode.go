@@ -45,6 +45,7 @@ func Decoders(jsonCfg JSONConfig) map[string]Decoder {
 		"cloudtrail": CloudTrail{},
 		"json":       JSONLog{Config: jsonCfg, Now: time.Now},
 		"k8s-audit":  K8sAudit{},
+		"lambda":     Lambda{},
 	}
 }
 

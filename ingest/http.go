@@ -111,6 +111,7 @@ func (h *Handler) release() { <-h.slots }
 // Register adds the ingest routes to mux.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/ingest/{source}", h.serveIngest)
+	mux.HandleFunc("POST /v1/ingest/cloudwatch", h.serveCloudWatch)
 }
 
 // httpError is an error with the status code it answers with.
@@ -126,6 +127,12 @@ func (e *httpError) Error() string { return e.err.Error() }
 func (h *Handler) serveIngest(w http.ResponseWriter, r *http.Request) {
 	source := r.PathValue("source")
 	n, herr := h.ingest(r, source)
+	h.respond(w, r, source, n, herr)
+}
+
+// respond answers an ingest request: the accepted count, or the error
+// with its status, logged and counted.
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, source string, n int, herr *httpError) {
 	if herr != nil {
 		h.cfg.Metrics.Rejected(source, herr.reason)
 		if herr.reason == "busy" {

@@ -9,9 +9,9 @@ import (
 // schema accepts the expression, and the sources without a schema.
 func TestCompileHuntAll(t *testing.T) {
 	tests := []struct{ expr, want, err string }{
-		{expr: `actor == "kim"`, want: "cloudtrail,k8s-audit,json"},
-		{expr: `eventName == "StopLogging"`, want: "cloudtrail,json"},
-		{expr: `verb == "create" and objectRef.subresource == "exec"`, want: "k8s-audit,json"},
+		{expr: `actor == "kim"`, want: "cloudtrail,k8s-audit,json,lambda"},
+		{expr: `eventName == "StopLogging"`, want: "cloudtrail,json,lambda"},
+		{expr: `verb == "create" and objectRef.subresource == "exec"`, want: "k8s-audit,json,lambda"},
 		{expr: `eventNmae == "x"`, err: "expression 1:1"},
 	}
 	for _, tt := range tests {

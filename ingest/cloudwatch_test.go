@@ -1,0 +1,92 @@
+package ingest_test
+
+import (
+	"bytes"
+	"compress/gzip"
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"slices"
+	"strings"
+	"testing"
+)
+
+const cwlAWSExample = `{"awslogs":{"data":"H4sIAAAAAAAAAHWPwQqCQBCGX0Xm7EFtK+smZBEUgXoLCdMhFtKV3akI8d0bLYmibvPPN3wz00CJxmQnTO41whwWQRIctmEcB6sQbFC3CjW3XW8kxpOpP+OC22d1Wml1qZkQGtoMsScxaczKN3plG8zlaHIta5KqWsozoTYw3/djzwhpLwivWFGHGpAFe7DL68JlBUk+l7KSN7tCOEJ4M3/qOI49vMHj+zCKdlFqLaU2ZHV2a4Ct/an0/ivdX8oYc1UVX860fQDQiMdxRQEAAA=="}}`
+
+func cwlBatch(group string, msgs ...string) []byte {
+	type le struct {
+		ID        string `json:"id"`
+		Timestamp int64  `json:"timestamp"`
+		Message   string `json:"message"`
+	}
+	var evs []le
+	for i, m := range msgs {
+		evs = append(evs, le{fmt.Sprintf("3751644489347735343590334598354384928349823498723498%04d", i), 1764147600000 + int64(i), m})
+	}
+	b, _ := json.Marshal(map[string]any{"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": group,
+		"logStream": "2026/11/24/[$LATEST]abc", "subscriptionFilters": []string{"tripline"}, "logEvents": evs})
+	return gz(b)
+}
+
+func TestCloudWatchDelivery(t *testing.T) {
+	ct := ctRecord("ct-1", "StopLogging")
+	tests := []struct {
+		name     string
+		body     []byte
+		want     []string
+		contains string
+	}{
+		{"AWS example envelope, plain text lines", []byte(cwlAWSExample), []string{"eventId1", "eventId2"}, ""},
+		{"Lambda log group", cwlBatch("/aws/lambda/orders-api",
+			"START RequestId: 632d3270-354e-4504-96e1-e3a74218c002 Version: $LATEST\n",
+			"REPORT RequestId: 632d3270-354e-4504-96e1-e3a74218c002\tDuration: 37.18 ms\tBilled Duration: 38 ms\tMemory Size: 128 MB\tMax Memory Used: 65 MB\tInit Duration: 177.89 ms\t\n"),
+			[]string{"37516444893477353435903345983543849283498234987234980000", "37516444893477353435903345983543849283498234987234980001"}, ""},
+		{"CloudTrail log group", cwlBatch("aws-cloudtrail-logs-123456789012-abc", ct), []string{"ct-1"}, ""},
+		{"JSON application log", cwlBatch("/ecs/api", `{"level":"warn","msg":"slow"}`), []string{"37516444893477353435903345983543849283498234987234980000"}, ""},
+		{"control message", gz([]byte(`{"messageType":"CONTROL_MESSAGE","owner":"CloudwatchLogs","logGroup":"","logStream":"","subscriptionFilters":[],"logEvents":[{"id":"","timestamp":1684423980083,"message":"CWL CONTROL MESSAGE: Checking health of destination Firehose."}]}`)), nil, ""},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, b := newServer(t, "")
+			for range 2 { // a redelivered batch stores nothing twice
+				code, body := post(t, srv, "cloudwatch", req{"application/octet-stream", "", tt.body})
+				if code != http.StatusOK || body["accepted"] != float64(len(tt.want)) {
+					t.Fatalf("got %d %v, want 200 accepted=%d", code, body, len(tt.want))
+				}
+			}
+			got := storedIDs(t, b)
+			slices.Sort(got)
+			if strings.Join(got, ",") != strings.Join(tt.want, ",") {
+				t.Fatalf("stored %v, want %v", got, tt.want)
+			}
+		})
+	}
+}
+
+func TestCloudWatchRejects(t *testing.T) {
+	var bomb bytes.Buffer
+	zw := gzip.NewWriter(&bomb)
+	zw.Write([]byte(`{"messageType":"DATA_MESSAGE","logGroup":"g","logEvents":[{"message":"` + strings.Repeat("A", 200<<10) + `"}]}`))
+	zw.Close()
+	srv, b := newServer(t, "")
+	for _, tc := range []struct {
+		name string
+		body []byte
+		code int
+		want string
+	}{
+		{"gzip bomb", bomb.Bytes(), 413, "exceeds"},
+		{"garbage", []byte("hello"), 400, "batch"},
+		{"bad CloudTrail line", cwlBatch("cloudtrail-logs", `{"eventName":"X"}`), 400, "log event 1"},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			code, body := post(t, srv, "cloudwatch", req{"application/octet-stream", "", tc.body})
+			if msg, _ := body["error"].(string); code != tc.code || !strings.Contains(msg, tc.want) {
+				t.Fatalf("got %d %v, want %d containing %q", code, body, tc.code, tc.want)
+			}
+		})
+	}
+	if ids := storedIDs(t, b); len(ids) != 0 {
+		t.Fatalf("rejected deliveries stored %v", ids)
+	}
+}

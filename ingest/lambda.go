@@ -1,0 +1,89 @@
+package ingest
+
+import (
+	"encoding/json"
+	"errors"
+	"fmt"
+	"strings"
+	"time"
+
+	"github.com/tripline/tripline/ingest/lambdalog"
+	"github.com/tripline/tripline/internal/event"
+)
+
+// LambdaRecord is one line of a Lambda function's log group with where it
+// came from: a CloudWatch Logs log event plus its batch's context. It is
+// the record format of the "lambda" source.
+type LambdaRecord struct {
+	LogGroup  string `json:"logGroup"`
+	LogStream string `json:"logStream,omitempty"`
+	// Owner is the AWS account of the log group.
+	Owner string `json:"owner,omitempty"`
+	// ID is the CloudWatch Logs event id.
+	ID string `json:"id,omitempty"`
+	// Timestamp is in milliseconds since the epoch.
+	Timestamp int64  `json:"timestamp"`
+	Message   string `json:"message"`
+	// Lambda is the parsed line, filled by the decoder (rules read
+	// lambda.kind, lambda.request_id, lambda.init_duration_ms, ...).
+	Lambda *lambdalog.Line `json:"lambda,omitempty"`
+}
+
+// LambdaFunction returns the function name of a /aws/lambda/<fn> log
+// group, or "".
+func LambdaFunction(logGroup string) string {
+	fn, ok := strings.CutPrefix(logGroup, "/aws/lambda/")
+	if !ok {
+		return ""
+	}
+	return fn
+}
+
+// Lambda decodes LambdaRecords. The event's Raw is the record with the
+// parsed line added under "lambda".
+type Lambda struct{}
+
+// Decode implements Decoder.
+func (Lambda) Decode(rec []byte, ev *event.Event) error {
+	var r LambdaRecord
+	if err := json.Unmarshal(rec, &r); err != nil {
+		return fmt.Errorf("lambda record: %w", jsonError(err))
+	}
+	fn := LambdaFunction(r.LogGroup)
+	if fn == "" {
+		return errors.New(`lambda record: logGroup must be "/aws/lambda/<function>"`)
+	}
+	line := lambdalog.Parse(r.Message)
+	r.Lambda = &line
+	t := time.UnixMilli(r.Timestamp).UTC()
+	if r.Timestamp == 0 && !line.Time.IsZero() {
+		t = line.Time
+	}
+	if err := checkTime("timestamp", fmt.Sprint(r.Timestamp), t); err != nil {
+		return fmt.Errorf("lambda record: %w", err)
+	}
+	raw, err := json.Marshal(&r)
+	if err != nil {
+		return fmt.Errorf("lambda record: %w", err)
+	}
+	id := r.ID
+	if id == "" {
+		id = event.ContentID("lambda", rec)
+	}
+	*ev = event.Event{
+		Time: t, Source: "lambda", EventID: id, Account: r.Owner, Service: fn,
+		Action: line.Kind, Target: line.RequestID, Message: strings.TrimRight(line.Message, "\n"),
+		DurationMS: line.DurationMS, Raw: raw,
+	}
+	switch {
+	case line.Kind == lambdalog.KindTimeout, line.Status != "" && line.Status != "success":
+		ev.Outcome, ev.ErrorCode = event.OutcomeFailure, firstNonEmpty(line.ErrorType, line.Status)
+	case line.Kind == lambdalog.KindReport:
+		ev.Outcome = event.OutcomeSuccess
+	}
+	return nil
+}
+
+// ContentIDs reports that records without a CloudWatch Logs id get a
+// content hash.
+func (Lambda) ContentIDs() bool { return true }
