@@ -367,3 +367,20 @@ func FuzzK8sAudit(f *testing.F) {
 		}
 	})
 }
+
+// FuzzLambda: a decoded Lambda record always names its function and kind.
+func FuzzLambda(f *testing.F) {
+	in, _ := os.ReadFile("testdata/lambda/invocation.ndjson")
+	for l := range strings.SplitSeq(string(in), "\n") {
+		f.Add([]byte(l))
+	}
+	f.Fuzz(func(t *testing.T, rec []byte) {
+		var ev event.Event
+		if err := (Lambda{}).Decode(rec, &ev); err != nil {
+			return
+		}
+		if ev.Service == "" || ev.Action == "" || ev.EventID == "" || !timeInRange(ev.Time) {
+			t.Fatalf("incomplete event %+v from %q", ev, rec)
+		}
+	})
+}

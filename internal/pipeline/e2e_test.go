@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"compress/gzip"
 	"context"
 	"fmt"
 	"io"
@@ -162,5 +163,43 @@ func TestLogContentReachesSlackInert(t *testing.T) {
 	}
 	if !strings.Contains(sent, "&lt;!channel&gt;") || !strings.Contains(sent, "&lt;https://evil.example|click&gt;") {
 		t.Errorf("escaped text missing from payload:\n%s", sent)
+	}
+}
+
+// TestCloudWatchLambdaEndToEnd posts a gzipped CloudWatch Logs delivery of
+// a Lambda log group and finds the normalized rows in ClickHouse.
+func TestCloudWatchLambdaEndToEnd(t *testing.T) {
+	r := start(t, "")
+	now := time.Now().UTC().Truncate(time.Millisecond)
+	batch := fmt.Sprintf(`{"messageType":"DATA_MESSAGE","owner":"210987654321","logGroup":"/aws/lambda/payments-webhook","logStream":"2026/11/24/[$LATEST]abc","subscriptionFilters":["tripline"],"logEvents":[`+
+		`{"id":"1001","timestamp":%d,"message":"START RequestId: 632d3270-354e-4504-96e1-e3a74218c002 Version: $LATEST\n"},`+
+		`{"id":"1002","timestamp":%d,"message":"REPORT RequestId: 632d3270-354e-4504-96e1-e3a74218c002\tDuration: 37.18 ms\tBilled Duration: 38 ms\tMemory Size: 128 MB\tMax Memory Used: 65 MB\tInit Duration: 177.89 ms\t\n"}]}`,
+		now.UnixMilli(), now.UnixMilli()+1)
+	var gzBody strings.Builder
+	zw := gzip.NewWriter(&gzBody)
+	zw.Write([]byte(batch))
+	zw.Close()
+	resp, err := http.Post(r.url+"/v1/ingest/cloudwatch", "application/octet-stream", strings.NewReader(gzBody.String()))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	var got []event.Event
+	eventually(t, 10*time.Second, "both Lambda lines stored", func() bool {
+		got = got[:0]
+		err := r.store.ScanEvents(t.Context(), store.EventQuery{Sources: []string{"lambda"}}, func(e event.Event) error {
+			got = append(got, e)
+			return nil
+		})
+		return err == nil && len(got) == 2
+	})
+	rep := got[1]
+	if rep.EventID != "1002" || rep.Service != "payments-webhook" || rep.Account != "210987654321" || rep.Action != "report" ||
+		rep.DurationMS != 37.18 || rep.Outcome != event.OutcomeSuccess || rep.Target != "632d3270-354e-4504-96e1-e3a74218c002" ||
+		!rep.Time.Equal(now.Add(time.Millisecond)) || !strings.Contains(string(rep.Raw), `"init_duration_ms":177.89`) {
+		t.Fatalf("report row: %+v\nraw %s", rep, rep.Raw)
 	}
 }
