@@ -2,6 +2,7 @@ package ingest
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -61,28 +62,55 @@ func (h *Handler) ingestCloudWatch(r *http.Request) (int, *httpError) {
 		return 0, &httpError{code: http.StatusRequestEntityTooLarge, reason: "too_many_records",
 			err: fmt.Errorf("more than %d log events in one request", h.cfg.MaxRecords)}
 	}
-	now := time.Now().UTC()
-	bySource := map[string][]event.Event{}
-	seen := map[string]bool{}
+	out := newSourceBatches()
+	if herr := h.addLogEvents(batch, out); herr != nil {
+		return 0, herr
+	}
+	return h.publishAll(r.Context(), out)
+}
+
+// sourceBatches collects a request's events by source, once per id.
+type sourceBatches struct {
+	now      time.Time
+	bySource map[string][]event.Event
+	seen     map[string]bool
+}
+
+func newSourceBatches() *sourceBatches {
+	return &sourceBatches{now: time.Now().UTC(), bySource: map[string][]event.Event{}, seen: map[string]bool{}}
+}
+
+func (s *sourceBatches) add(ev event.Event) {
+	key := ev.Source + "\x00" + ev.EventID
+	if s.seen[key] {
+		return
+	}
+	s.seen[key] = true
+	ev.IngestedAt = s.now
+	s.bySource[ev.Source] = append(s.bySource[ev.Source], ev)
+}
+
+// addLogEvents decodes the log events of a data batch into out.
+func (h *Handler) addLogEvents(batch *cwlogs.Batch, out *sourceBatches) *httpError {
 	for i, le := range batch.LogEvents {
 		if int64(len(le.Message)) > h.cfg.MaxRecordBytes {
-			return 0, &httpError{code: http.StatusRequestEntityTooLarge, reason: "record_too_large",
+			return &httpError{code: http.StatusRequestEntityTooLarge, reason: "record_too_large",
 				err: fmt.Errorf("log event %d: %w: %d bytes, limit %d", i+1, errRecordTooLarge, len(le.Message), h.cfg.MaxRecordBytes)}
 		}
 		ev, err := h.decodeLogEvent(batch, le)
 		if err != nil {
-			return 0, &httpError{code: http.StatusBadRequest, reason: "bad_record", err: fmt.Errorf("log event %d (id %q): %w", i+1, le.ID, err)}
+			return &httpError{code: http.StatusBadRequest, reason: "bad_record", err: fmt.Errorf("log event %d (id %q): %w", i+1, le.ID, err)}
 		}
-		if seen[ev.Source+"\x00"+ev.EventID] {
-			continue
-		}
-		seen[ev.Source+"\x00"+ev.EventID] = true
-		ev.IngestedAt = now
-		bySource[ev.Source] = append(bySource[ev.Source], ev)
+		out.add(ev)
 	}
+	return nil
+}
+
+// publishAll stores every source's events and counts them.
+func (h *Handler) publishAll(ctx context.Context, out *sourceBatches) (int, *httpError) {
 	n := 0
-	for source, evs := range bySource {
-		if err := h.cfg.Publisher.PublishEvents(r.Context(), source, evs); err != nil {
+	for source, evs := range out.bySource {
+		if err := h.cfg.Publisher.PublishEvents(ctx, source, evs); err != nil {
 			return 0, &httpError{code: http.StatusServiceUnavailable, reason: "publish", err: fmt.Errorf("events not stored, retry: %w", err)}
 		}
 		h.cfg.Metrics.Accepted(source, len(evs))

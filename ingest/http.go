@@ -151,7 +151,6 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, source string,
 		writeJSON(w, herr.code, body)
 		return
 	}
-	h.cfg.Metrics.Accepted(source, n)
 	writeJSON(w, http.StatusOK, map[string]int{"accepted": n})
 }
 
@@ -233,6 +232,7 @@ func (h *Handler) ingest(r *http.Request, source string) (int, *httpError) {
 		if err := h.cfg.Publisher.PublishEvents(r.Context(), source, evs); err != nil {
 			return 0, &httpError{code: http.StatusServiceUnavailable, reason: "publish", err: fmt.Errorf("events not stored, retry: %w", err)}
 		}
+		h.cfg.Metrics.Accepted(source, len(evs))
 	}
 	return len(evs), nil
 }
