@@ -45,6 +45,9 @@ type HTTPConfig struct {
 	// slot is busy, a request waits up to a second for one, else it is
 	// answered 503 with Retry-After: 1. 0 means 2×GOMAXPROCS+2.
 	MaxConcurrent int
+	// FirehoseKeys are the access keys Amazon Data Firehose may present
+	// in X-Amz-Firehose-Access-Key (AuthToken is accepted too).
+	FirehoseKeys []string
 	// AuthToken, when set, must be presented as a bearer token.
 	AuthToken string
 	// Decoders are the sources by name.
@@ -112,6 +115,7 @@ func (h *Handler) release() { <-h.slots }
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/ingest/{source}", h.serveIngest)
 	mux.HandleFunc("POST /v1/ingest/cloudwatch", h.serveCloudWatch)
+	mux.HandleFunc("POST /v1/ingest/firehose", h.serveFirehose)
 }
 
 // httpError is an error with the status code it answers with.

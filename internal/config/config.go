@@ -105,6 +105,16 @@ type Slack struct {
 type Ingest struct {
 	// JSON names the time and message fields of generic JSON logs.
 	JSON ingest.JSONConfig `yaml:"json"`
+	// Firehose configures POST /v1/ingest/firehose.
+	Firehose Firehose `yaml:"firehose"`
+}
+
+// Firehose configures the Amazon Data Firehose HTTP endpoint.
+type Firehose struct {
+	// AccessKeys are accepted in X-Amz-Firehose-Access-Key (as is
+	// http.auth_token); with none and no auth token, the listener must be
+	// loopback.
+	AccessKeys []string `yaml:"access_keys"`
 }
 
 // Store configures the ClickHouse writer.

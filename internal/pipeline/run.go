@@ -186,7 +186,8 @@ func newHTTPServer(cfg config.Config, b *bus.Bus, ch *lazyStore, ingestRole bool
 		ingest.NewHandler(ingest.HTTPConfig{
 			MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxRecordBytes: cfg.HTTP.MaxRecordBytes,
 			MaxRecords: cfg.HTTP.MaxRecords, MaxConcurrent: cfg.HTTP.MaxConcurrent,
-			AuthToken: cfg.HTTP.AuthToken, Decoders: ingest.Decoders(cfg.Ingest.JSON),
+			FirehoseKeys: cfg.Ingest.Firehose.AccessKeys,
+			AuthToken:    cfg.HTTP.AuthToken, Decoders: ingest.Decoders(cfg.Ingest.JSON),
 			Publisher: b, Metrics: ingest.NewMetrics(reg), Log: log,
 		}).Register(mux)
 	}
