@@ -3,6 +3,8 @@ package pipeline_test
 import (
 	"compress/gzip"
 	"context"
+	"encoding/base64"
+	"encoding/json"
 	"fmt"
 	"io"
 	"log/slog"
@@ -202,4 +204,33 @@ func TestCloudWatchLambdaEndToEnd(t *testing.T) {
 		!rep.Time.Equal(now.Add(time.Millisecond)) || !strings.Contains(string(rep.Raw), `"init_duration_ms":177.89`) {
 		t.Fatalf("report row: %+v\nraw %s", rep, rep.Raw)
 	}
+}
+
+// TestFirehoseEndToEnd posts a Firehose delivery whose record is a
+// CloudWatch Logs batch of a CloudTrail log group, and finds the CloudTrail
+// event in ClickHouse and its finding in the alerts table.
+func TestFirehoseEndToEnd(t *testing.T) {
+	r := start(t, "")
+	msg := addPermission("fh-e2e-1", "billing-fn", "aws-cli/2")
+	cwl, _ := json.Marshal(map[string]any{"messageType": "DATA_MESSAGE", "owner": "210987654321",
+		"logGroup": "aws-cloudtrail-logs-210987654321", "logStream": "210987654321_CloudTrail_eu-central-1",
+		"logEvents": []map[string]any{{"id": "1", "timestamp": time.Now().UnixMilli(), "message": msg}}})
+	var zb strings.Builder
+	zw := gzip.NewWriter(&zb)
+	zw.Write(cwl)
+	zw.Close()
+	body, _ := json.Marshal(map[string]any{"requestId": "fh-req-1", "timestamp": time.Now().UnixMilli(),
+		"records": []map[string]string{{"data": base64.StdEncoding.EncodeToString([]byte(zb.String()))}}})
+	resp, err := http.Post(r.url+"/v1/ingest/firehose", "application/json", strings.NewReader(string(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	resp.Body.Close()
+	if resp.StatusCode != http.StatusOK {
+		t.Fatalf("status %d", resp.StatusCode)
+	}
+	eventually(t, 10*time.Second, "the finding stored", func() bool {
+		fs, err := r.store.Alerts(t.Context(), store.AlertQuery{Since: time.Now().Add(-time.Hour)})
+		return err == nil && len(fs) == 1 && fs[0].EventIDs[0] == "fh-e2e-1" && fs[0].Event.Account == "210987654321"
+	})
 }
