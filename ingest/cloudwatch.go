@@ -31,23 +31,11 @@ func (h *Handler) ingestCloudWatch(r *http.Request) (int, *httpError) {
 	if !h.authorized(r) {
 		return 0, &httpError{code: http.StatusUnauthorized, reason: "auth", err: errors.New("missing or wrong bearer token")}
 	}
-	gzipped, herr := encodingOf(r.Header.Get("Content-Encoding"))
+	body, release, herr := h.readRequest(r)
 	if herr != nil {
 		return 0, herr
 	}
-	raw, herr := h.readBody(r)
-	if herr != nil {
-		return 0, herr
-	}
-	if !h.acquire(r.Context()) {
-		return 0, &httpError{code: http.StatusServiceUnavailable, reason: "busy",
-			err: fmt.Errorf("busy: %d requests are being decoded; retry", h.cfg.MaxConcurrent)}
-	}
-	defer h.release()
-	body, herr := h.decompress(raw, gzipped)
-	if herr != nil {
-		return 0, herr
-	}
+	defer release()
 	batch, err := cwlogs.Decode(body, h.cfg.MaxBodyBytes)
 	if errors.Is(err, cwlogs.ErrTooLarge) {
 		return 0, h.tooLarge("decompressed subscription payload")

@@ -84,22 +84,11 @@ func (h *Handler) ingestFirehose(r *http.Request, reqID *string) (int, *httpErro
 	if !h.firehoseAuthorized(r) {
 		return 0, &httpError{code: http.StatusUnauthorized, reason: "auth", err: errors.New("missing or wrong X-Amz-Firehose-Access-Key")}
 	}
-	gzipped, herr := encodingOf(r.Header.Get("Content-Encoding"))
+	body, release, herr := h.readRequest(r)
 	if herr != nil {
 		return 0, herr
 	}
-	raw, herr := h.readBody(r)
-	if herr != nil {
-		return 0, herr
-	}
-	if !h.acquire(r.Context()) {
-		return 0, &httpError{code: http.StatusServiceUnavailable, reason: "busy", err: errors.New("busy; retry")}
-	}
-	defer h.release()
-	body, herr := h.decompress(raw, gzipped)
-	if herr != nil {
-		return 0, herr
-	}
+	defer release()
 	var req firehoseRequest
 	if err := json.Unmarshal(body, &req); err != nil {
 		return 0, &httpError{code: http.StatusBadRequest, reason: "bad_record", err: fmt.Errorf("firehose request: %w", jsonError(err))}

@@ -170,23 +170,11 @@ func (h *Handler) ingest(r *http.Request, source string) (int, *httpError) {
 	if herr != nil {
 		return 0, herr
 	}
-	gzipped, herr := encodingOf(r.Header.Get("Content-Encoding"))
+	body, release, herr := h.readRequest(r)
 	if herr != nil {
 		return 0, herr
 	}
-	raw, herr := h.readBody(r)
-	if herr != nil {
-		return 0, herr
-	}
-	if !h.acquire(r.Context()) {
-		return 0, &httpError{code: http.StatusServiceUnavailable, reason: "busy",
-			err: fmt.Errorf("busy: %d requests are being decoded; retry", h.cfg.MaxConcurrent)}
-	}
-	defer h.release()
-	body, herr := h.decompress(raw, gzipped)
-	if herr != nil {
-		return 0, herr
-	}
+	defer release()
 	now := time.Now().UTC()
 	contentIDs := makesContentIDs(dec)
 	var evs []event.Event
@@ -287,6 +275,30 @@ func (h *Handler) tooLarge(what string) *httpError {
 }
 
 // readBody reads the body as sent, enforcing the size limit.
+// readRequest reads and decompresses a request body within the limits,
+// holding one of the MaxConcurrent decode slots; the caller calls release
+// when done with the body.
+func (h *Handler) readRequest(r *http.Request) (body []byte, release func(), herr *httpError) {
+	gzipped, herr := encodingOf(r.Header.Get("Content-Encoding"))
+	if herr != nil {
+		return nil, nil, herr
+	}
+	raw, herr := h.readBody(r)
+	if herr != nil {
+		return nil, nil, herr
+	}
+	if !h.acquire(r.Context()) {
+		return nil, nil, &httpError{code: http.StatusServiceUnavailable, reason: "busy",
+			err: fmt.Errorf("busy: %d requests are being decoded; retry", h.cfg.MaxConcurrent)}
+	}
+	body, herr = h.decompress(raw, gzipped)
+	if herr != nil {
+		h.release()
+		return nil, nil, herr
+	}
+	return body, h.release, nil
+}
+
 func (h *Handler) readBody(r *http.Request) ([]byte, *httpError) {
 	if r.ContentLength > h.cfg.MaxBodyBytes {
 		return nil, h.tooLarge("body")
