@@ -126,8 +126,6 @@ type httpError struct {
 	line   int
 }
 
-func (e *httpError) Error() string { return e.err.Error() }
-
 func (h *Handler) serveIngest(w http.ResponseWriter, r *http.Request) {
 	source := r.PathValue("source")
 	n, herr := h.ingest(r, source)

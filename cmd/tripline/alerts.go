@@ -26,6 +26,15 @@ func (t *timeFlags) add(cmd *cobra.Command) {
 	cmd.Flags().StringVar(&t.until, "until", "", "end of the window: a duration ago or an RFC 3339 time (default now)")
 }
 
+// load reads the configuration and the window, as hunt and alerts need.
+func (t *timeFlags) load(cmd *cobra.Command) (cfg config.Config, since, until time.Time, err error) {
+	if cfg, err = loadConfig(cmd); err != nil {
+		return cfg, since, until, err
+	}
+	since, until, err = t.window(time.Now())
+	return cfg, since, until, err
+}
+
 func (t *timeFlags) window(now time.Time) (since, until time.Time, err error) {
 	until = now
 	if t.until != "" {
@@ -95,11 +104,7 @@ month's window, and newest first means newest event first.`,
   tripline alerts --since 7d --rule aws-lambda-permission-public --format json`,
 		Args: cobra.NoArgs,
 		RunE: func(cmd *cobra.Command, _ []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			since, until, err := tf.window(time.Now())
+			cfg, since, until, err := tf.load(cmd)
 			if err != nil {
 				return err
 			}

@@ -37,11 +37,7 @@ target, outcome, ...) are available. Queries run read-only with limits.`,
   tripline hunt --since 7d --format json 'src_ip == "203.0.113.7"' | jq .action`,
 		Args: cobra.ExactArgs(1),
 		RunE: func(cmd *cobra.Command, args []string) error {
-			cfg, err := loadConfig(cmd)
-			if err != nil {
-				return err
-			}
-			since, until, err := tf.window(time.Now())
+			cfg, since, until, err := tf.load(cmd)
 			if err != nil {
 				return err
 			}

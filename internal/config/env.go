@@ -42,12 +42,6 @@ func applyEnv(cfg *Config, environ []string) error {
 	return nil
 }
 
-// EnvName returns the environment variable of a dotted key such as
-// "slack.webhook_url".
-func EnvName(key string) string {
-	return EnvPrefix + strings.ToUpper(strings.ReplaceAll(key, ".", "_"))
-}
-
 func collectEnv(v reflect.Value, prefix string, out map[string]reflect.Value) {
 	t := v.Type()
 	for i := range t.NumField() {

@@ -31,10 +31,10 @@ type consumer struct {
 	pull int
 }
 
-// run creates or updates the durable consumer and feeds its messages to
+// run feeds the durable consumer's messages (bus.Open created it) to
 // handle from `workers` goroutines until ctx ends.
 func (c consumer) run(ctx context.Context, js jetstream.JetStream, workers int, handle func(jetstream.Msg)) error {
-	cons, err := js.CreateOrUpdateConsumer(ctx, c.Stream, c.Config())
+	cons, err := js.Consumer(ctx, c.Stream, c.Durable)
 	if err != nil {
 		return fmt.Errorf("consumer %s on %s: %w", c.Durable, c.Stream, err)
 	}
