@@ -113,12 +113,15 @@ func (h *Handler) decodeLogEvent(b *cwlogs.Batch, le cwlogs.LogEvent) (event.Eve
 	var ev event.Event
 	switch {
 	case LambdaFunction(b.LogGroup) != "":
-		rec, err := json.Marshal(LambdaRecord{LogGroup: b.LogGroup, LogStream: b.LogStream, Owner: b.Owner,
-			ID: le.ID, Timestamp: le.Timestamp, Message: le.Message})
-		if err != nil {
-			return ev, err
+		// Decoded in memory: marshalling the record only for the decoder
+		// to parse it again would double the work per line.
+		r := LambdaRecord{LogGroup: b.LogGroup, LogStream: b.LogStream, Owner: b.Owner,
+			ID: le.ID, Timestamp: le.Timestamp, Message: le.Message}
+		contentID := func() string {
+			rec, _ := json.Marshal(&r) // called before the parsed line is added
+			return event.ContentID("lambda", rec)
 		}
-		err = h.cfg.Decoders["lambda"].Decode(rec, &ev)
+		err := Lambda{}.decodeRecord(&r, contentID, &ev)
 		return ev, err
 	case strings.Contains(strings.ToLower(b.LogGroup), "cloudtrail"):
 		err := h.cfg.Decoders["cloudtrail"].Decode([]byte(le.Message), &ev)

@@ -44,14 +44,24 @@ func LambdaFunction(logGroup string) string {
 type Lambda struct{}
 
 // Decode implements Decoder.
-func (Lambda) Decode(rec []byte, ev *event.Event) error {
+func (d Lambda) Decode(rec []byte, ev *event.Event) error {
 	var r LambdaRecord
 	if err := json.Unmarshal(rec, &r); err != nil {
 		return fmt.Errorf("lambda record: %w", jsonError(err))
 	}
+	return d.decodeRecord(&r, func() string { return event.ContentID("lambda", rec) }, ev)
+}
+
+// decodeRecord normalizes a record already in memory (the CloudWatch Logs
+// endpoint builds them); contentID gives the id of a record without one.
+func (Lambda) decodeRecord(r *LambdaRecord, contentID func() string, ev *event.Event) error {
 	fn := LambdaFunction(r.LogGroup)
 	if fn == "" {
 		return errors.New(`lambda record: logGroup must be "/aws/lambda/<function>"`)
+	}
+	id := r.ID
+	if id == "" {
+		id = contentID()
 	}
 	line := lambdalog.Parse(r.Message)
 	r.Lambda = &line
@@ -62,13 +72,9 @@ func (Lambda) Decode(rec []byte, ev *event.Event) error {
 	if err := checkTime("timestamp", fmt.Sprint(r.Timestamp), t); err != nil {
 		return fmt.Errorf("lambda record: %w", err)
 	}
-	raw, err := json.Marshal(&r)
+	raw, err := json.Marshal(r)
 	if err != nil {
 		return fmt.Errorf("lambda record: %w", err)
-	}
-	id := r.ID
-	if id == "" {
-		id = event.ContentID("lambda", rec)
 	}
 	*ev = event.Event{
 		Time: t, Source: "lambda", EventID: id, Account: r.Owner, Service: fn,
