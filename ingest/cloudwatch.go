@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
 	"errors"
@@ -135,7 +134,7 @@ func (h *Handler) decodeLogEvent(b *cwlogs.Batch, le cwlogs.LogEvent) (event.Eve
 			return ev, err
 		}
 	}
-	if err := h.cfg.Decoders["json"].Decode(bytes.Clone(rec), &ev); err != nil {
+	if err := h.cfg.Decoders["json"].Decode(rec, &ev); err != nil {
 		return ev, err
 	}
 	if le.ID != "" {
