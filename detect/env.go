@@ -94,10 +94,17 @@ var k8sAuditSchema = &schema{fields: map[string]kind{
 // sources maps every source name a rule may name to its schema; nil means
 // the source has no schema and rules may use any field name.
 var sources = map[string]*schema{
+	"apigateway": nil,
+	"azure":      nil,
 	"cloudtrail": cloudTrailSchema,
+	"container":  nil,
+	"envoy":      nil,
+	"gcp":        nil,
 	"json":       nil,
 	"k8s-audit":  k8sAuditSchema,
 	"lambda":     nil,
+	"otlp":       nil,
+	"syslog":     nil,
 }
 
 // SourceHasSchema reports whether the source declares its fields, so that

@@ -92,7 +92,7 @@ when: |
 		{
 			name:  "unknown source",
 			files: map[string]string{"r/a.yaml": strings.Replace(okRule, "source: cloudtrail", "source: [cloudtrial]", 1)},
-			want:  []string{`r/a.yaml:4:9: rule ok-rule: unknown source "cloudtrial" (known: cloudtrail, json, k8s-audit, lambda)`},
+			want:  []string{`r/a.yaml:4:9: rule ok-rule: unknown source "cloudtrial" (known: apigateway, azure, cloudtrail, container, envoy, gcp, json, k8s-audit, lambda, otlp, syslog)`},
 		},
 		{
 			name:  "bad id",

@@ -4,7 +4,6 @@ import (
 	"bytes"
 	"encoding/json"
 	"errors"
-	"flag"
 	"os"
 	"path/filepath"
 	"strings"
@@ -13,12 +12,12 @@ import (
 	"unsafe"
 
 	"github.com/tripline/tripline/internal/event"
+	"github.com/tripline/tripline/internal/golden"
 )
 
-var update = flag.Bool("update", false, "rewrite the golden files in testdata")
-
-// TestGolden decodes every testdata/<source>/*.json (one body, framed as
-// JSON, or NDJSON when named *.ndjson) and compares the normalized events
+// TestGolden decodes every testdata/<source>/* (one body, framed as JSON,
+// as NDJSON when named *.ndjson, as a text/plain body when named *.log or
+// *.txt) and compares the normalized events
 // with the .golden file beside it.
 func TestGolden(t *testing.T) {
 	fixed := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
@@ -38,8 +37,11 @@ func TestGolden(t *testing.T) {
 				t.Fatal(err)
 			}
 			framing := FrameJSON
-			if strings.HasSuffix(in, ".ndjson") {
+			switch filepath.Ext(in) {
+			case ".ndjson":
 				framing = FrameNDJSON
+			case ".log", ".txt":
+				framing = framingFor(FrameLines, decs[source])
 			}
 			var evs []event.Event
 			err = SplitRecords(body, framing, Envelopes(decs[source]), func(rec []byte) error {
@@ -60,19 +62,7 @@ func TestGolden(t *testing.T) {
 				got.Write(b)
 				got.WriteByte('\n')
 			}
-			golden := in + ".golden"
-			if *update {
-				if err := os.WriteFile(golden, got.Bytes(), 0o644); err != nil {
-					t.Fatal(err)
-				}
-			}
-			want, err := os.ReadFile(golden)
-			if err != nil {
-				t.Fatalf("%v (run with -update to create it)", err)
-			}
-			if !bytes.Equal(got.Bytes(), want) {
-				t.Errorf("%s differs from %s:\n%s", in, golden, got.String())
-			}
+			golden.Check(t, in+".golden", got.Bytes())
 		})
 	}
 	if n == 0 {

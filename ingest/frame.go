@@ -38,7 +38,30 @@ const (
 	// FrameNDJSON is one JSON value per line; each line is split as
 	// FrameJSON is.
 	FrameNDJSON
+	// FrameLines is one record per non-blank line, whatever the line
+	// holds (without its line end): the framing of line formats such as
+	// access logs, for decoders that implement LineRecords.
+	FrameLines
 )
+
+// LineRecords is implemented by decoders of line formats (access logs):
+// a text/plain body gives them one record per line (FrameLines), and the
+// record may be text or JSON. Other decoders get a text/plain body as
+// NDJSON.
+type LineRecords interface {
+	LineRecords() bool
+}
+
+// framingFor returns the framing of a body with media framing f for dec.
+func framingFor(f Framing, dec Decoder) Framing {
+	if l, ok := dec.(LineRecords); ok && l.LineRecords() {
+		return f
+	}
+	if f == FrameLines {
+		return FrameNDJSON
+	}
+	return f
+}
 
 // Envelope is a set of envelope kinds, the JSON objects that wrap records
 // of a source and that SplitRecords opens for it. The zero Envelope opens
@@ -86,13 +109,18 @@ func Envelopes(dec Decoder) Envelope {
 // element of items; an array of such envelopes is opened too. Records
 // inside an envelope are not opened again.
 //
-// Every record is a sub-slice of body that starts as a JSON object.
+// FrameLines hands over every non-blank line as it is (see LineRecords).
+// With the other framings, every record is a sub-slice of body that
+// starts as a JSON object.
 // SplitRecords checks the JSON around the records (brackets, commas,
 // envelope members) but not the records themselves, which fn must parse
 // (every Decoder does). It stops at the first error, which is a
 // *RecordError naming the line where the bad record starts (for a
 // pretty-printed array or envelope, the line of the record's "{").
 func SplitRecords(body []byte, f Framing, env Envelope, fn func(rec []byte) error) error {
+	if f == FrameLines {
+		return splitLines(body, fn)
+	}
 	s := splitter{b: body, env: env, fn: fn, line: 1}
 	if f == FrameJSON {
 		i, j := trim(body, 0, len(body))
@@ -111,6 +139,26 @@ func SplitRecords(body []byte, f Framing, env Envelope, fn func(rec []byte) erro
 			if err := s.value(i, j); err != nil {
 				return err
 			}
+		}
+		start = end + 1
+	}
+	return nil
+}
+
+// splitLines calls fn with each non-blank line of body, trimmed of
+// surrounding white space.
+func splitLines(body []byte, fn func(rec []byte) error) error {
+	idx := 0
+	for start, line := 0, 1; start < len(body); line++ {
+		end := len(body)
+		if k := bytes.IndexByte(body[start:], '\n'); k >= 0 {
+			end = start + k
+		}
+		if i, j := trim(body, start, end); i < j {
+			if err := fn(body[i:j]); err != nil {
+				return &RecordError{Line: line, Index: idx, Err: err}
+			}
+			idx++
 		}
 		start = end + 1
 	}

@@ -168,6 +168,7 @@ func (h *Handler) ingest(r *http.Request, source string) (int, *httpError) {
 	if herr != nil {
 		return 0, herr
 	}
+	framing = framingFor(framing, dec)
 	body, release, herr := h.readRequest(r)
 	if herr != nil {
 		return 0, herr
@@ -246,8 +247,10 @@ func framingOf(contentType string) (Framing, *httpError) {
 		switch mt {
 		case "application/json":
 			return FrameJSON, nil
-		case "application/x-ndjson", "application/jsonl", "text/plain":
+		case "application/x-ndjson", "application/jsonl":
 			return FrameNDJSON, nil
+		case "text/plain":
+			return FrameLines, nil
 		}
 	}
 	return 0, &httpError{code: http.StatusUnsupportedMediaType, reason: "content_type",

@@ -9,9 +9,9 @@ import (
 // schema accepts the expression, and the sources without a schema.
 func TestCompileHuntAll(t *testing.T) {
 	tests := []struct{ expr, want, err string }{
-		{expr: `actor == "kim"`, want: "cloudtrail,k8s-audit,json,lambda"},
-		{expr: `eventName == "StopLogging"`, want: "cloudtrail,json,lambda"},
-		{expr: `verb == "create" and objectRef.subresource == "exec"`, want: "k8s-audit,json,lambda"},
+		{expr: `actor == "kim"`, want: "cloudtrail,k8s-audit,apigateway,azure,container,envoy,gcp,json,lambda,otlp,syslog"},
+		{expr: `eventName == "StopLogging"`, want: "cloudtrail,apigateway,azure,container,envoy,gcp,json,lambda,otlp,syslog"},
+		{expr: `verb == "create" and objectRef.subresource == "exec"`, want: "k8s-audit,apigateway,azure,container,envoy,gcp,json,lambda,otlp,syslog"},
 		{expr: `eventNmae == "x"`, err: "expression 1:1"},
 	}
 	for _, tt := range tests {

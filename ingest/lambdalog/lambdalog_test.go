@@ -4,14 +4,13 @@ import (
 	"bufio"
 	"bytes"
 	"encoding/json"
-	"flag"
 	"os"
 	"strings"
 	"testing"
 	"unicode/utf8"
-)
 
-var update = flag.Bool("update", false, "rewrite testdata/*.golden")
+	"github.com/tripline/tripline/internal/golden"
+)
 
 // TestGolden parses every line of testdata/lines.txt (real platform lines
 // from the AWS docs and grafana/agent, plus edge cases) and compares the
@@ -29,18 +28,7 @@ func TestGolden(t *testing.T) {
 		got.Write(b)
 		got.WriteByte('\n')
 	}
-	if *update {
-		if err := os.WriteFile("testdata/lines.golden", got.Bytes(), 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	want, err := os.ReadFile("testdata/lines.golden")
-	if err != nil {
-		t.Fatalf("%v (run with -update)", err)
-	}
-	if !bytes.Equal(got.Bytes(), want) {
-		t.Errorf("differs from testdata/lines.golden:\n%s", got.String())
-	}
+	golden.Check(t, "testdata/lines.golden", got.Bytes())
 }
 
 func TestReport(t *testing.T) {
