@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"context"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -22,96 +21,68 @@ import (
 // redelivered batch stores nothing twice. Control messages are accepted
 // and dropped.
 func (h *Handler) serveCloudWatch(w http.ResponseWriter, r *http.Request) {
-	n, herr := h.ingestCloudWatch(r)
-	h.respond(w, r, "cloudwatch", n, herr)
+	in, herr := h.ingestCloudWatch(r)
+	h.respond(w, r, "cloudwatch", in, herr)
 }
 
-func (h *Handler) ingestCloudWatch(r *http.Request) (int, *httpError) {
-	if !h.authorized(r) {
-		return 0, &httpError{code: http.StatusUnauthorized, reason: "auth", err: errors.New("missing or wrong bearer token")}
+func (h *Handler) ingestCloudWatch(r *http.Request) (*intake, *httpError) {
+	if herr := h.authorize(r, "cloudwatch"); herr != nil {
+		return nil, herr
 	}
 	body, release, herr := h.readRequest(r)
 	if herr != nil {
-		return 0, herr
+		return nil, herr
 	}
 	defer release()
+	in := newIntake()
 	batch, err := cwlogs.Decode(body, h.cfg.MaxBodyBytes)
-	if errors.Is(err, cwlogs.ErrTooLarge) {
-		return 0, h.tooLarge("decompressed subscription payload")
-	}
-	if err != nil {
-		return 0, &httpError{code: http.StatusBadRequest, reason: "bad_record", err: err}
-	}
-	if batch.MessageType == cwlogs.ControlMessage {
-		return 0, nil
-	}
-	if len(batch.LogEvents) > h.cfg.MaxRecords {
-		return 0, &httpError{code: http.StatusRequestEntityTooLarge, reason: "too_many_records",
+	switch {
+	case errors.Is(err, cwlogs.ErrTooLarge):
+		return nil, h.tooLarge("decompressed subscription payload")
+	case err != nil:
+		in.reject("cloudwatch", "bad_record", body, err)
+	case batch.MessageType == cwlogs.ControlMessage:
+		return in, nil
+	case len(batch.LogEvents) > h.cfg.MaxRecords:
+		return nil, &httpError{code: http.StatusRequestEntityTooLarge, reason: "too_many_records",
 			err: fmt.Errorf("more than %d log events in one request", h.cfg.MaxRecords)}
+	default:
+		h.addLogEvents(batch, in, "")
 	}
-	out := newSourceBatches()
-	if herr := h.addLogEvents(batch, out); herr != nil {
-		return 0, herr
+	if herr := h.finish(r.Context(), in); herr != nil {
+		return nil, herr
 	}
-	return h.publishAll(r.Context(), out)
+	return in, nil
 }
 
-// sourceBatches collects a request's events by source, once per id.
-type sourceBatches struct {
-	now      time.Time
-	bySource map[string][]event.Event
-	seen     map[string]bool
-}
-
-func newSourceBatches() *sourceBatches {
-	return &sourceBatches{now: time.Now().UTC(), bySource: map[string][]event.Event{}, seen: map[string]bool{}}
-}
-
-func (s *sourceBatches) add(ev event.Event) {
-	key := ev.Source + "\x00" + ev.EventID
-	if s.seen[key] {
-		return
-	}
-	s.seen[key] = true
-	ev.IngestedAt = s.now
-	s.bySource[ev.Source] = append(s.bySource[ev.Source], ev)
-}
-
-// addLogEvents decodes the log events of a data batch into out.
-func (h *Handler) addLogEvents(batch *cwlogs.Batch, out *sourceBatches) *httpError {
+// addLogEvents decodes the log events of a data batch into in; a log
+// event that cannot be decoded is rejected alone. where names the batch
+// in errors ("" or "record N: ").
+func (h *Handler) addLogEvents(batch *cwlogs.Batch, in *intake, where string) {
+	source := h.logGroupSource(batch.LogGroup, batch.LogStream)
 	for i, le := range batch.LogEvents {
 		if int64(len(le.Message)) > h.cfg.MaxRecordBytes {
-			return &httpError{code: http.StatusRequestEntityTooLarge, reason: "record_too_large",
-				err: fmt.Errorf("log event %d: %w: %d bytes, limit %d", i+1, errRecordTooLarge, len(le.Message), h.cfg.MaxRecordBytes)}
+			in.reject(source, "record_too_large", []byte(le.Message),
+				fmt.Errorf("%slog event %d: %w: %d bytes, limit %d", where, i+1, errRecordTooLarge, len(le.Message), h.cfg.MaxRecordBytes))
+			continue
 		}
-		ev, err := h.decodeLogEvent(batch, le)
+		ev, err := h.decodeLogEvent(batch, le, source)
 		if err != nil {
-			return &httpError{code: http.StatusBadRequest, reason: "bad_record", err: fmt.Errorf("log event %d (id %q): %w", i+1, le.ID, err)}
+			in.reject(source, "bad_record", []byte(le.Message), fmt.Errorf("%slog event %d (id %q): %w", where, i+1, le.ID, err))
+			continue
 		}
-		out.add(ev)
+		in.add(ev)
 	}
-	return nil
 }
 
-// publishAll stores every source's events and counts them.
-func (h *Handler) publishAll(ctx context.Context, out *sourceBatches) (int, *httpError) {
-	n := 0
-	for source, evs := range out.bySource {
-		if err := h.cfg.Publisher.PublishEvents(ctx, source, evs); err != nil {
-			return 0, &httpError{code: http.StatusServiceUnavailable, reason: "publish", err: fmt.Errorf("events not stored, retry: %w", err)}
-		}
-		h.cfg.Metrics.Accepted(source, len(evs))
-		n += len(evs)
-	}
-	return n, nil
-}
-
-// decodeLogEvent decodes one log event with the decoder its log group
-// calls for.
-func (h *Handler) decodeLogEvent(b *cwlogs.Batch, le cwlogs.LogEvent) (event.Event, error) {
+// decodeLogEvent decodes one log event of b as source. The log event's id
+// is unique and stable across redeliveries, so it is the event id of
+// records without an id of their own: two identical lines stay two
+// events, and a resent batch is stored once.
+func (h *Handler) decodeLogEvent(b *cwlogs.Batch, le cwlogs.LogEvent, source string) (event.Event, error) {
 	var ev event.Event
-	switch {
-	case LambdaFunction(b.LogGroup) != "":
+	switch source {
+	case "lambda":
 		// Decoded in memory: marshalling the record only for the decoder
 		// to parse it again would double the work per line.
 		r := LambdaRecord{LogGroup: b.LogGroup, LogStream: b.LogStream, Owner: b.Owner,
@@ -120,28 +91,43 @@ func (h *Handler) decodeLogEvent(b *cwlogs.Batch, le cwlogs.LogEvent) (event.Eve
 			rec, _ := json.Marshal(&r) // called before the parsed line is added
 			return event.ContentID("lambda", rec)
 		}
-		err := Lambda{}.decodeRecord(&r, contentID, &ev)
+		err := Lambda{}.decodeRecord(&r, lambdaFunction(b.LogGroup), contentID, &ev)
 		return ev, err
-	case strings.Contains(strings.ToLower(b.LogGroup), "cloudtrail"):
+	case "cloudtrail":
+		// CloudTrail records carry their own id and time.
 		err := h.cfg.Decoders["cloudtrail"].Decode([]byte(le.Message), &ev)
 		return ev, err
-	}
-	rec := []byte(strings.TrimSpace(le.Message))
-	if len(rec) == 0 || rec[0] != '{' || !json.Valid(rec) {
-		var err error
-		rec, err = json.Marshal(map[string]any{"message": le.Message, "logGroup": b.LogGroup, "logStream": b.LogStream})
-		if err != nil {
+	case "json":
+		rec := []byte(strings.TrimSpace(le.Message))
+		if len(rec) == 0 || rec[0] != '{' || !json.Valid(rec) {
+			var err error
+			rec, err = json.Marshal(map[string]any{"message": le.Message, "logGroup": b.LogGroup, "logStream": b.LogStream})
+			if err != nil {
+				return ev, err
+			}
+		}
+		if err := h.cfg.Decoders["json"].Decode(rec, &ev); err != nil {
 			return ev, err
 		}
-	}
-	if err := h.cfg.Decoders["json"].Decode(rec, &ev); err != nil {
-		return ev, err
-	}
-	if le.ID != "" {
-		ev.EventID = le.ID
-	}
-	if t := time.UnixMilli(le.Timestamp).UTC(); le.Timestamp > 0 && timeInRange(t) {
-		ev.Time = t
+		if t := time.UnixMilli(le.Timestamp).UTC(); le.Timestamp > 0 && timeInRange(t) {
+			ev.Time = t // the log event's time, for lack of a field naming it
+		}
+		if le.ID != "" {
+			ev.EventID = le.ID
+		}
+	default:
+		dec, ok := h.cfg.Decoders[source]
+		if !ok {
+			return ev, fmt.Errorf("log group %q is routed to unknown source %q", b.LogGroup, source)
+		}
+		if err := dec.Decode([]byte(strings.TrimSpace(le.Message)), &ev); err != nil {
+			return ev, err
+		}
+		// A record with an id of its own keeps it (a Kubernetes audit
+		// event's auditID and stage).
+		if le.ID != "" && makesContentIDs(dec) {
+			ev.EventID = le.ID
+		}
 	}
 	if ev.Account == "" {
 		ev.Account = b.Owner

@@ -9,11 +9,17 @@ import (
 	"slices"
 	"strings"
 	"testing"
+
+	"github.com/tripline/tripline/ingest"
 )
 
 const cwlAWSExample = `{"awslogs":{"data":"H4sIAAAAAAAAAHWPwQqCQBCGX0Xm7EFtK+smZBEUgXoLCdMhFtKV3akI8d0bLYmibvPPN3wz00CJxmQnTO41whwWQRIctmEcB6sQbFC3CjW3XW8kxpOpP+OC22d1Wml1qZkQGtoMsScxaczKN3plG8zlaHIta5KqWsozoTYw3/djzwhpLwivWFGHGpAFe7DL68JlBUk+l7KSN7tCOEJ4M3/qOI49vMHj+zCKdlFqLaU2ZHV2a4Ct/an0/ivdX8oYc1UVX860fQDQiMdxRQEAAA=="}}`
 
 func cwlBatch(group string, msgs ...string) []byte {
+	return cwlBatchIn(group, "2026/11/24/[$LATEST]abc", msgs...)
+}
+
+func cwlBatchIn(group, stream string, msgs ...string) []byte {
 	type le struct {
 		ID        string `json:"id"`
 		Timestamp int64  `json:"timestamp"`
@@ -24,7 +30,7 @@ func cwlBatch(group string, msgs ...string) []byte {
 		evs = append(evs, le{fmt.Sprintf("3751644489347735343590334598354384928349823498723498%04d", i), 1764147600000 + int64(i), m})
 	}
 	b, _ := json.Marshal(map[string]any{"messageType": "DATA_MESSAGE", "owner": "123456789012", "logGroup": group,
-		"logStream": "2026/11/24/[$LATEST]abc", "subscriptionFilters": []string{"tripline"}, "logEvents": evs})
+		"logStream": stream, "subscriptionFilters": []string{"tripline"}, "logEvents": evs})
 	return gz(b)
 }
 
@@ -88,5 +94,29 @@ func TestCloudWatchRejects(t *testing.T) {
 	}
 	if ids := storedIDs(t, b); len(ids) != 0 {
 		t.Fatalf("rejected deliveries stored %v", ids)
+	}
+}
+
+// TestCloudWatchLogGroupRoutes: a configured route decides the decoder
+// before the built-in choice, and EKS audit log streams are Kubernetes
+// audit events.
+func TestCloudWatchLogGroupRoutes(t *testing.T) {
+	srv, b := newServerWith(t, func(c *ingest.HTTPConfig) {
+		c.LogGroups = []ingest.LogGroupRoute{{Match: "/custom/*/trail", Source: "cloudtrail"}}
+	})
+	for _, body := range [][]byte{
+		cwlBatch("/custom/prod/eu/trail", ctRecord("ct-routed", "StopLogging")),
+		cwlBatchIn("/aws/eks/prod/cluster", "kube-apiserver-audit-0123", k8sEvent("audit-1", "ResponseComplete", "create")),
+	} {
+		if code, out := post(t, srv, "cloudwatch", req{"application/octet-stream", "", body}); code != 200 || out["accepted"] != float64(1) {
+			t.Fatalf("got %d %v", code, out)
+		}
+	}
+	// The ids are the records' own (CloudWatch ids replace them for
+	// other sources): CloudTrail's eventID, and the audit event's id.
+	got := storedIDs(t, b)
+	slices.Sort(got)
+	if strings.Join(got, ",") != "audit-1/ResponseComplete,ct-routed" {
+		t.Fatalf("stored %v", got)
 	}
 }

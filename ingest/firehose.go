@@ -38,7 +38,7 @@ type firehoseRequest struct {
 // retries every status but 200 and 413.
 func (h *Handler) serveFirehose(w http.ResponseWriter, r *http.Request) {
 	reqID := r.Header.Get("X-Amz-Firehose-Request-Id")
-	n, herr := h.ingestFirehose(r, &reqID)
+	in, herr := h.ingestFirehose(r, &reqID)
 	body := map[string]any{"requestId": reqID, "timestamp": time.Now().UnixMilli()}
 	code := http.StatusOK
 	if herr != nil {
@@ -51,7 +51,7 @@ func (h *Handler) serveFirehose(w http.ResponseWriter, r *http.Request) {
 		}
 		body["errorMessage"] = msg
 	} else {
-		h.cfg.Log.Debug("firehose delivery stored", "events", n, "request_id", reqID)
+		h.cfg.Log.Debug("firehose delivery stored", "events", in.accepted, "rejected", len(in.rejects), "request_id", reqID)
 	}
 	b, _ := json.Marshal(body)
 	w.Header().Set("Content-Type", "application/json")
@@ -80,69 +80,84 @@ func (h *Handler) firehoseAuthorized(r *http.Request) bool {
 	return ok == 1
 }
 
-func (h *Handler) ingestFirehose(r *http.Request, reqID *string) (int, *httpError) {
+func (h *Handler) ingestFirehose(r *http.Request, reqID *string) (*intake, *httpError) {
 	if !h.firehoseAuthorized(r) {
-		return 0, &httpError{code: http.StatusUnauthorized, reason: "auth", err: errors.New("missing or wrong X-Amz-Firehose-Access-Key")}
+		return nil, &httpError{code: http.StatusUnauthorized, reason: "auth", err: errors.New("missing or wrong X-Amz-Firehose-Access-Key")}
 	}
 	body, release, herr := h.readRequest(r)
 	if herr != nil {
-		return 0, herr
+		return nil, herr
 	}
 	defer release()
+	in := newIntake()
 	var req firehoseRequest
 	if err := json.Unmarshal(body, &req); err != nil {
-		return 0, &httpError{code: http.StatusBadRequest, reason: "bad_record", err: fmt.Errorf("firehose request: %w", jsonError(err))}
+		in.reject("firehose", "bad_record", body, fmt.Errorf("firehose request: %w", jsonError(err)))
+	} else if len(req.Records) == 0 || len(req.Records) > firehoseMaxRecords {
+		in.reject("firehose", "bad_record", body, fmt.Errorf("firehose request has %d records, want 1 to %d", len(req.Records), firehoseMaxRecords))
 	}
 	if *reqID == "" {
 		*reqID = req.RequestID
 	}
-	if len(req.Records) == 0 || len(req.Records) > firehoseMaxRecords {
-		return 0, &httpError{code: http.StatusBadRequest, reason: "bad_record",
-			err: fmt.Errorf("firehose request has %d records, want 1 to %d", len(req.Records), firehoseMaxRecords)}
+	if len(in.rejects) == 0 {
+		if herr := h.addFirehoseRecords(&req, in); herr != nil {
+			return nil, herr
+		}
 	}
-	out := newSourceBatches()
+	if herr := h.finish(r.Context(), in); herr != nil {
+		return nil, herr
+	}
+	return in, nil
+}
+
+// addFirehoseRecords decodes the records of req into in, rejecting bad
+// ones alone.
+func (h *Handler) addFirehoseRecords(req *firehoseRequest, in *intake) *httpError {
 	total := 0
 	for i, rec := range req.Records {
-		bad := func(code int, reason string, err error) *httpError {
-			return &httpError{code: code, reason: reason, err: fmt.Errorf("record %d: %w", i+1, err)}
+		reject := func(reason string, data []byte, err error) {
+			in.reject("firehose", reason, data, fmt.Errorf("record %d: %w", i+1, err))
 		}
 		if base64.StdEncoding.DecodedLen(len(rec.Data)) > firehoseMaxRecordData {
-			return 0, bad(http.StatusRequestEntityTooLarge, "record_too_large", fmt.Errorf("%w: data over %d bytes", errRecordTooLarge, firehoseMaxRecordData))
+			reject("record_too_large", []byte(rec.Data[:min(len(rec.Data), 1<<10)]), fmt.Errorf("%w: data over %d bytes", errRecordTooLarge, firehoseMaxRecordData))
+			continue
 		}
 		data, err := base64.StdEncoding.DecodeString(rec.Data)
 		if err != nil {
-			return 0, bad(http.StatusBadRequest, "bad_record", fmt.Errorf("data is not base64: %w", err))
+			reject("bad_record", []byte(rec.Data), fmt.Errorf("data is not base64: %w", err))
+			continue
 		}
 		if isCWLBatch(data) {
 			batch, err := cwlogs.Decode(data, h.cfg.MaxBodyBytes)
 			if errors.Is(err, cwlogs.ErrTooLarge) {
-				return 0, bad(http.StatusRequestEntityTooLarge, "body_too_large", err)
+				reject("record_too_large", data[:min(len(data), 1<<10)], err)
+				continue
 			}
 			if err != nil {
-				return 0, bad(http.StatusBadRequest, "bad_record", err)
+				reject("bad_record", data, err)
+				continue
 			}
 			if batch.MessageType == cwlogs.ControlMessage {
 				continue
 			}
 			if total += len(batch.LogEvents); total > h.cfg.MaxRecords {
-				return 0, bad(http.StatusRequestEntityTooLarge, "too_many_records", fmt.Errorf("more than %d log events in one request", h.cfg.MaxRecords))
+				return &httpError{code: http.StatusRequestEntityTooLarge, reason: "too_many_records",
+					err: fmt.Errorf("record %d: more than %d log events in one request", i+1, h.cfg.MaxRecords)}
 			}
-			if herr := h.addLogEvents(batch, out); herr != nil {
-				herr.err = fmt.Errorf("record %d: %w", i+1, herr.err)
-				return 0, herr
-			}
+			h.addLogEvents(batch, in, fmt.Sprintf("record %d: ", i+1))
 			continue
 		}
 		var ev event.Event
 		if err := h.cfg.Decoders["json"].Decode(bytes.TrimSpace(data), &ev); err != nil {
-			return 0, bad(http.StatusBadRequest, "bad_record", err)
+			reject("bad_record", data, err)
+			continue
 		}
 		if req.RequestID != "" {
 			ev.EventID = fmt.Sprintf("%s/%d", req.RequestID, i)
 		}
-		out.add(ev)
+		in.add(ev)
 	}
-	return h.publishAll(r.Context(), out)
+	return nil
 }
 
 // isCWLBatch tells a CloudWatch Logs subscription batch (gzip, or the JSON

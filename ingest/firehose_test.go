@@ -5,16 +5,12 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"io"
-	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"slices"
 	"strings"
 	"testing"
 
 	"github.com/tripline/tripline/ingest"
-	"github.com/tripline/tripline/internal/bus/bustest"
 )
 
 // firehoseControl is the Grafana agent's replay of a real Firehose
@@ -34,13 +30,9 @@ func firehoseBody(reqID string, datas ...[]byte) []byte {
 }
 
 func TestFirehose(t *testing.T) {
-	b := bustest.Open(t)
-	mux := http.NewServeMux()
-	ingest.NewHandler(ingest.HTTPConfig{MaxBodyBytes: 1 << 20, MaxRecordBytes: 1 << 16, FirehoseKeys: []string{"k-one", "k-two"},
-		Decoders: ingest.Decoders(ingest.DefaultJSONConfig), Publisher: b,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(mux)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	srv, b := newServerWith(t, func(c *ingest.HTTPConfig) {
+		c.MaxBodyBytes, c.MaxRecordBytes, c.FirehoseKeys = 1<<20, 1<<16, []string{"k-one", "k-two"}
+	})
 	send := func(key, reqID string, body []byte) (int, map[string]any) {
 		req, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/ingest/firehose", bytes.NewReader(body))
 		req.Header.Set("Content-Type", "application/json")

@@ -16,6 +16,8 @@ type RecordError struct {
 	Index int
 	// Err is what is wrong with the record.
 	Err error
+	// framing says the JSON around the record could not be split.
+	framing bool
 }
 
 // Error names the record by its 1-based number and its line.
@@ -111,17 +113,45 @@ func Envelopes(dec Decoder) Envelope {
 //
 // FrameLines hands over every non-blank line as it is (see LineRecords).
 // With the other framings, every record is a sub-slice of body that
-// starts as a JSON object.
-// SplitRecords checks the JSON around the records (brackets, commas,
-// envelope members) but not the records themselves, which fn must parse
-// (every Decoder does). It stops at the first error, which is a
-// *RecordError naming the line where the bad record starts (for a
-// pretty-printed array or envelope, the line of the record's "{").
+// starts as a JSON object. SplitRecords checks the JSON around the
+// records (brackets, commas, envelope members) but not the records
+// themselves, which fn must parse (every Decoder does). It stops at the
+// first error, which is a *RecordError naming the line where the bad
+// record starts (for a pretty-printed array or envelope, the line of the
+// record's "{").
 func SplitRecords(body []byte, f Framing, env Envelope, fn func(rec []byte) error) error {
+	return splitRecords(body, f, env, fn, nil)
+}
+
+// Rejection is the failure of one record alone. Returned by the fn of
+// splitRecords with a reject callback, the record is handed to reject
+// and splitting goes on, so the records around it are still ingested.
+type Rejection struct {
+	// Reason is the metric label, e.g. "bad_record".
+	Reason string
+	// Err says what is wrong with the record.
+	Err error
+}
+
+// Error returns Err's text.
+func (r *Rejection) Error() string { return r.Err.Error() }
+
+// Unwrap returns Err.
+func (r *Rejection) Unwrap() error { return r.Err }
+
+// rejectFunc receives a record that is skipped: its error (naming the
+// record and line; Err is a *Rejection for a record fn refused, else
+// the NDJSON line could not be split) and its bytes.
+type rejectFunc func(re *RecordError, rec []byte) error
+
+// splitRecords is SplitRecords; with reject set, a record that fn
+// refuses with a *Rejection, and an NDJSON or text line that cannot be
+// split, are handed to reject instead of stopping the split.
+func splitRecords(body []byte, f Framing, env Envelope, fn func(rec []byte) error, reject rejectFunc) error {
 	if f == FrameLines {
-		return splitLines(body, fn)
+		return splitLines(body, fn, reject)
 	}
-	s := splitter{b: body, env: env, fn: fn, line: 1}
+	s := splitter{b: body, env: env, fn: fn, reject: reject, line: 1}
 	if f == FrameJSON {
 		i, j := trim(body, 0, len(body))
 		if i == j {
@@ -137,7 +167,14 @@ func SplitRecords(body []byte, f Framing, env Envelope, fn func(rec []byte) erro
 		if i, j := trim(body, start, end); i < j {
 			s.line, s.pos = line, start
 			if err := s.value(i, j); err != nil {
-				return err
+				var re *RecordError
+				if reject == nil || !errors.As(err, &re) || !re.framing {
+					return err
+				}
+				s.idx++
+				if err := reject(re, body[i:j]); err != nil {
+					return err
+				}
 			}
 		}
 		start = end + 1
@@ -147,7 +184,7 @@ func SplitRecords(body []byte, f Framing, env Envelope, fn func(rec []byte) erro
 
 // splitLines calls fn with each non-blank line of body, trimmed of
 // surrounding white space.
-func splitLines(body []byte, fn func(rec []byte) error) error {
+func splitLines(body []byte, fn func(rec []byte) error, reject rejectFunc) error {
 	idx := 0
 	for start, line := 0, 1; start < len(body); line++ {
 		end := len(body)
@@ -156,7 +193,13 @@ func splitLines(body []byte, fn func(rec []byte) error) error {
 		}
 		if i, j := trim(body, start, end); i < j {
 			if err := fn(body[i:j]); err != nil {
-				return &RecordError{Line: line, Index: idx, Err: err}
+				re := &RecordError{Line: line, Index: idx, Err: err}
+				if _, ok := errors.AsType[*Rejection](err); !ok || reject == nil {
+					return re
+				}
+				if err := reject(re, body[i:j]); err != nil {
+					return err
+				}
 			}
 			idx++
 		}
@@ -172,6 +215,7 @@ type splitter struct {
 	b         []byte
 	env       Envelope
 	fn        func([]byte) error
+	reject    rejectFunc
 	idx       int // index of the next record
 	line, pos int // b[pos] is on line line
 }
@@ -184,7 +228,7 @@ func (s *splitter) lineAt(i int) int {
 }
 
 func (s *splitter) fail(i int, err error) error {
-	return &RecordError{Line: s.lineAt(i), Index: s.idx, Err: err}
+	return &RecordError{Line: s.lineAt(i), Index: s.idx, Err: err, framing: true}
 }
 
 func (s *splitter) syntax(i int, format string, args ...any) error {
@@ -195,7 +239,13 @@ func (s *splitter) syntax(i int, format string, args ...any) error {
 func (s *splitter) emit(i, j int) error {
 	line := s.lineAt(i)
 	if err := s.fn(s.b[i:j]); err != nil {
-		return &RecordError{Line: line, Index: s.idx, Err: err}
+		re := &RecordError{Line: line, Index: s.idx, Err: err}
+		if _, ok := errors.AsType[*Rejection](err); !ok || s.reject == nil {
+			return re
+		}
+		if err := s.reject(re, s.b[i:j]); err != nil {
+			return err
+		}
 	}
 	s.idx++
 	return nil

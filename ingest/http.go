@@ -48,12 +48,23 @@ type HTTPConfig struct {
 	// FirehoseKeys are the access keys Amazon Data Firehose may present
 	// in X-Amz-Firehose-Access-Key (AuthToken is accepted too).
 	FirehoseKeys []string
-	// AuthToken, when set, must be presented as a bearer token.
+	// AuthToken, when set, is accepted as a bearer token by every source.
 	AuthToken string
+	// SourceTokens are bearer tokens accepted by one source each, by
+	// source name ("otlp" for /v1/logs).
+	SourceTokens map[string]string
+	// RequireAuth refuses a request to a source that has no token (no
+	// AuthToken nor its own): set when the listener is not loopback.
+	RequireAuth bool
+	// LogGroups route CloudWatch Logs groups to sources, before the
+	// built-in choice (see Handler.logGroupSource).
+	LogGroups []LogGroupRoute
 	// Decoders are the sources by name.
 	Decoders map[string]Decoder
 	// Publisher stores the events.
 	Publisher Publisher
+	// Rejecter keeps the records that are not ingested.
+	Rejecter Rejecter
 	// Metrics counts records; nil counts nothing.
 	Metrics *Metrics
 	// Log receives a line per rejected or failed request; nil logs
@@ -69,17 +80,22 @@ const slotWait = time.Second
 
 // Handler serves POST /v1/ingest/{source}.
 type Handler struct {
-	cfg   HTTPConfig
-	slots chan struct{} // one per request being decoded
+	cfg    HTTPConfig
+	routes logGroupRoutes
+	slots  chan struct{} // one per request being decoded
 }
 
-// NewHandler returns the ingest handler.
-func NewHandler(cfg HTTPConfig) *Handler {
+// NewHandler returns the ingest handler, or an error naming a log group
+// route that is not usable.
+func NewHandler(cfg HTTPConfig) (*Handler, error) {
 	if cfg.Metrics == nil {
 		cfg.Metrics = NewMetrics(nil)
 	}
 	if cfg.Log == nil {
 		cfg.Log = slog.New(slog.DiscardHandler)
+	}
+	if cfg.Rejecter == nil {
+		cfg.Rejecter = logRejecter{cfg.Log}
 	}
 	if cfg.MaxRecords <= 0 {
 		cfg.MaxRecords = DefaultMaxRecords
@@ -87,7 +103,11 @@ func NewHandler(cfg HTTPConfig) *Handler {
 	if cfg.MaxConcurrent <= 0 {
 		cfg.MaxConcurrent = 2*runtime.GOMAXPROCS(0) + 2
 	}
-	return &Handler{cfg: cfg, slots: make(chan struct{}, cfg.MaxConcurrent)}
+	routes, err := compileRoutes(cfg.LogGroups, cfg.Decoders)
+	if err != nil {
+		return nil, err
+	}
+	return &Handler{cfg: cfg, routes: routes, slots: make(chan struct{}, cfg.MaxConcurrent)}, nil
 }
 
 // acquire takes a decoding slot, waiting up to slotWait; release returns it.
@@ -124,17 +144,19 @@ type httpError struct {
 	reason string // metric label
 	err    error
 	line   int
+	// rejected counts the records dead-lettered.
+	rejected int
 }
 
 func (h *Handler) serveIngest(w http.ResponseWriter, r *http.Request) {
 	source := r.PathValue("source")
-	n, herr := h.ingest(r, source)
-	h.respond(w, r, source, n, herr)
+	in, herr := h.ingest(r, source)
+	h.respond(w, r, source, in, herr)
 }
 
-// respond answers an ingest request: the accepted count, or the error
-// with its status, logged and counted.
-func (h *Handler) respond(w http.ResponseWriter, r *http.Request, source string, n int, herr *httpError) {
+// respond answers an ingest request: what was accepted and rejected, or
+// the error with its status, logged and counted.
+func (h *Handler) respond(w http.ResponseWriter, r *http.Request, source string, in *intake, herr *httpError) {
 	if herr != nil {
 		h.cfg.Metrics.Rejected(source, herr.reason)
 		if herr.reason == "busy" {
@@ -150,45 +172,47 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, source string,
 		if herr.line > 0 {
 			body["line"] = herr.line
 		}
+		if herr.rejected > 0 {
+			body["rejected"] = herr.rejected
+		}
 		writeJSON(w, herr.code, body)
 		return
 	}
-	writeJSON(w, http.StatusOK, map[string]int{"accepted": n})
+	writeJSON(w, http.StatusOK, in.answer())
 }
 
-func (h *Handler) ingest(r *http.Request, source string) (int, *httpError) {
-	if !h.authorized(r) {
-		return 0, &httpError{code: http.StatusUnauthorized, reason: "auth", err: errors.New("missing or wrong bearer token")}
+func (h *Handler) ingest(r *http.Request, source string) (*intake, *httpError) {
+	if herr := h.authorize(r, source); herr != nil {
+		return nil, herr
 	}
 	dec, ok := h.cfg.Decoders[source]
 	if !ok {
-		return 0, &httpError{code: http.StatusNotFound, reason: "unknown_source", err: fmt.Errorf("unknown source %q", source)}
+		return nil, &httpError{code: http.StatusNotFound, reason: "unknown_source", err: fmt.Errorf("unknown source %q", source)}
 	}
 	framing, herr := framingOf(r.Header.Get("Content-Type"))
 	if herr != nil {
-		return 0, herr
+		return nil, herr
 	}
 	framing = framingFor(framing, dec)
 	body, release, herr := h.readRequest(r)
 	if herr != nil {
-		return 0, herr
+		return nil, herr
 	}
 	defer release()
-	now := time.Now().UTC()
+	in := newIntake()
 	contentIDs := makesContentIDs(dec)
-	var evs []event.Event
 	seen := map[string]int{} // times each id was seen
 	records := 0
-	err := SplitRecords(body, framing, Envelopes(dec), func(rec []byte) error {
+	err := splitRecords(body, framing, Envelopes(dec), func(rec []byte) error {
 		if records++; records > h.cfg.MaxRecords {
 			return errTooManyRecords
 		}
 		if int64(len(rec)) > h.cfg.MaxRecordBytes {
-			return fmt.Errorf("%w: %d bytes, limit %d", errRecordTooLarge, len(rec), h.cfg.MaxRecordBytes)
+			return &Rejection{Reason: "record_too_large", Err: fmt.Errorf("%w: %d bytes, limit %d", errRecordTooLarge, len(rec), h.cfg.MaxRecordBytes)}
 		}
 		var ev event.Event
 		if err := dec.Decode(rec, &ev); err != nil {
-			return err
+			return &Rejection{Reason: "bad_record", Err: err}
 		}
 		n := seen[ev.EventID]
 		seen[ev.EventID] = n + 1
@@ -200,32 +224,27 @@ func (h *Handler) ingest(r *http.Request, source string) (int, *httpError) {
 			// events; see ContentIDs.
 			ev.EventID += "-" + strconv.Itoa(n)
 		}
-		ev.IngestedAt = now
-		evs = append(evs, ev)
+		in.add(ev)
+		return nil
+	}, func(re *RecordError, rec []byte) error {
+		in.rejectRecord(source, re, rec)
 		return nil
 	})
+	if errors.Is(err, errTooManyRecords) {
+		return nil, &httpError{code: http.StatusRequestEntityTooLarge, reason: "too_many_records",
+			err: fmt.Errorf("more than %d records in one request; split the body", h.cfg.MaxRecords)}
+	}
 	if err != nil {
-		var re *RecordError
-		line := 0
-		if errors.As(err, &re) {
-			line = re.Line
-		}
-		if errors.Is(err, errTooManyRecords) {
-			return 0, &httpError{code: http.StatusRequestEntityTooLarge, reason: "too_many_records",
-				err: fmt.Errorf("more than %d records in one request; split the body", h.cfg.MaxRecords)}
-		}
-		if errors.Is(err, errRecordTooLarge) {
-			return 0, &httpError{code: http.StatusRequestEntityTooLarge, reason: "record_too_large", err: err, line: line}
-		}
-		return 0, &httpError{code: http.StatusBadRequest, reason: "bad_record", err: err, line: line}
+		// The body cannot be split into records: none of it is stored,
+		// and it is dead-lettered whole.
+		re, _ := errors.AsType[*RecordError](err)
+		in = newIntake()
+		in.rejectRecord(source, re, body)
 	}
-	if len(evs) > 0 {
-		if err := h.cfg.Publisher.PublishEvents(r.Context(), source, evs); err != nil {
-			return 0, &httpError{code: http.StatusServiceUnavailable, reason: "publish", err: fmt.Errorf("events not stored, retry: %w", err)}
-		}
-		h.cfg.Metrics.Accepted(source, len(evs))
+	if herr := h.finish(r.Context(), in); herr != nil {
+		return nil, herr
 	}
-	return len(evs), nil
+	return in, nil
 }
 
 var (
@@ -233,12 +252,34 @@ var (
 	errTooManyRecords = errors.New("too many records")
 )
 
-func (h *Handler) authorized(r *http.Request) bool {
-	if h.cfg.AuthToken == "" {
-		return true
+// authorize checks the bearer token of a request to source: AuthToken or
+// the source's own token, compared in constant time. A source without
+// any token is open, unless RequireAuth.
+func (h *Handler) authorize(r *http.Request, source string) *httpError {
+	tokens := make([]string, 0, 2)
+	for _, t := range []string{h.cfg.AuthToken, h.cfg.SourceTokens[source]} {
+		if t != "" {
+			tokens = append(tokens, t)
+		}
+	}
+	if len(tokens) == 0 && !h.cfg.RequireAuth {
+		return nil
 	}
 	got, ok := strings.CutPrefix(r.Header.Get("Authorization"), "Bearer ")
-	return ok && subtle.ConstantTimeCompare([]byte(got), []byte(h.cfg.AuthToken)) == 1
+	if ok && constantTimeIn(got, tokens) {
+		return nil
+	}
+	return &httpError{code: http.StatusUnauthorized, reason: "auth", err: errors.New("missing or wrong bearer token")}
+}
+
+// constantTimeIn reports whether got is one of keys, comparing with every
+// key in constant time.
+func constantTimeIn(got string, keys []string) bool {
+	ok := 0
+	for _, k := range keys {
+		ok |= subtle.ConstantTimeCompare([]byte(got), []byte(k))
+	}
+	return ok == 1
 }
 
 func framingOf(contentType string) (Framing, *httpError) {

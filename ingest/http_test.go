@@ -33,11 +33,15 @@ func newServerWith(t *testing.T, set func(*ingest.HTTPConfig)) (*httptest.Server
 	cfg := ingest.HTTPConfig{
 		MaxBodyBytes: 64 << 10, MaxRecordBytes: 16 << 10,
 		Decoders:  ingest.Decoders(ingest.DefaultJSONConfig),
-		Publisher: b, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
+		Publisher: b, Rejecter: b, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	set(&cfg)
 	mux := http.NewServeMux()
-	ingest.NewHandler(cfg).Register(mux)
+	h, err := ingest.NewHandler(cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, b
@@ -174,7 +178,6 @@ func TestIngestRejects(t *testing.T) {
 		want         string
 	}{
 		{"malformed JSON", "cloudtrail", req{"application/json", "", []byte(`{"eventName":`)}, 400, "invalid JSON"},
-		{"bad line named", "cloudtrail", req{"application/x-ndjson", "", []byte(good + "\n" + good + "\n{oops\n")}, 400, "line 3"},
 		{"not a cloudtrail record", "cloudtrail", req{"application/json", "", []byte(`{"hello":"world"}`)}, 400, "eventName"},
 		{"truncated gzip", "cloudtrail", req{"application/json", "gzip", truncated}, 400, "truncated"},
 		{"gzip bomb", "cloudtrail", req{"application/json", "gzip", bomb.Bytes()}, 413, "decompressed body exceeds"},
@@ -187,9 +190,6 @@ func TestIngestRejects(t *testing.T) {
 		{"scalar", "json", req{"application/json", "", []byte(`42`)}, 400, "want a JSON object"},
 		{"eventTime out of range", "cloudtrail", req{"application/json", "", []byte(strings.Replace(good, "2026-11-24T09:00:00Z", "3000-01-01T00:00:00Z", 1))},
 			400, "record 1 (line 1): cloudtrail record: eventTime 3000-01-01T00:00:00Z is out of range (1970–2105)"},
-		{"json time out of range", "json", req{"application/x-ndjson", "", []byte(`{"msg":"a"}` + "\n" + `{"time":"1969-07-20T20:17:00Z","msg":"b"}`)},
-			400, "record 2 (line 2): json record: time 1969-07-20T20:17:00Z is out of range (1970–2105)"},
-		{"bad third record of a pretty S3 file", "cloudtrail", req{"application/json", "", badS3File(t)}, 400, "record 3 (line 36): "},
 	}
 	srv, b := newServer(t, "")
 	for _, tt := range tests {
@@ -211,6 +211,52 @@ func TestIngestRejects(t *testing.T) {
 	}
 	if got := storedIDs(t, b); strings.Join(got, ",") != "id-good" {
 		t.Fatalf("stored %v, want only id-good", got)
+	}
+}
+
+// TestIngestKeepsGoodRecords: a bad record is dead-lettered with its
+// reason and the good records around it are stored; the answer lists it.
+func TestIngestKeepsGoodRecords(t *testing.T) {
+	good := ctRecord("id-good", "GetFunction20150331v2")
+	tests := []struct {
+		name, source string
+		r            req
+		accepted     int
+		want         string // in the rejection
+		dead         string // in the dead-lettered record
+	}{
+		{"bad line named", "cloudtrail", req{"application/x-ndjson", "", []byte(good + "\n" + good + "\n{oops\n")}, 1,
+			"record 3 (line 3): cloudtrail record: invalid JSON", "{oops"},
+		{"json time out of range", "json", req{"application/x-ndjson", "", []byte(`{"msg":"a"}` + "\n" + `{"time":"1969-07-20T20:17:00Z","msg":"b"}`)}, 1,
+			"record 2 (line 2): json record: time 1969-07-20T20:17:00Z is out of range (1970–2105)", `"msg":"b"`},
+		{"bad third record of a pretty S3 file", "cloudtrail", req{"application/json", "", badS3File(t)}, 3, "record 3 (line 36): ", `"eventID"`},
+		{"record over limit", "json", req{"application/x-ndjson", "", []byte(`{"msg":"ok"}` + "\n" + `{"msg":"` + strings.Repeat("x", 20<<10) + `"}`)}, 1,
+			"record 2 (line 2): record too large", "xxxx"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.name, func(t *testing.T) {
+			srv, b := newServer(t, "")
+			code, body := post(t, srv, tt.source, tt.r)
+			errs, _ := body["errors"].([]any)
+			if code != 200 || body["accepted"] != float64(tt.accepted) || body["rejected"] != float64(1) || len(errs) != 1 ||
+				!strings.Contains(fmt.Sprint(errs[0]), tt.want) {
+				t.Fatalf("got %d %v, want 200 accepted=%d rejected=1 with %q", code, body, tt.accepted, tt.want)
+			}
+			if got := storedIDs(t, b); len(got) != tt.accepted {
+				t.Fatalf("stored %v, want %d events", got, tt.accepted)
+			}
+			dl, err := b.JS.Stream(t.Context(), bus.DeadLetterStream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := dl.GetLastMsgForSubject(t.Context(), bus.DeadLetterSubject+"ingest."+tt.source)
+			if err != nil {
+				t.Fatalf("no dead letter: %v", err)
+			}
+			if !strings.Contains(string(m.Data), tt.dead) || !strings.Contains(m.Header.Get(bus.ReasonHeader), tt.want) {
+				t.Fatalf("dead letter %.80q reason %q, want the record with %q", m.Data, m.Header.Get(bus.ReasonHeader), tt.want)
+			}
+		})
 	}
 }
 
@@ -348,13 +394,30 @@ func TestIngestMaxConcurrent(t *testing.T) {
 	}
 }
 
+// TestIngestAuth: the shared token opens every source, a source's own
+// token only that source, and with RequireAuth a source without a token
+// is closed.
 func TestIngestAuth(t *testing.T) {
-	srv, _ := newServer(t, "s3cret")
+	srv, _ := newServerWith(t, func(c *ingest.HTTPConfig) {
+		c.AuthToken = "s3cret"
+		c.SourceTokens = map[string]string{"json": "json-only"}
+	})
+	open, _ := newServerWith(t, func(c *ingest.HTTPConfig) {
+		c.SourceTokens = map[string]string{"json": "json-only"}
+		c.RequireAuth = true
+	})
 	for _, tc := range []struct {
-		header string
-		code   int
-	}{{"", 401}, {"Bearer wrong", 401}, {"s3cret", 401}, {"Bearer s3cret", 200}} {
-		hr, _ := http.NewRequest(http.MethodPost, srv.URL+"/v1/ingest/cloudtrail", strings.NewReader(ctRecord("x", "GetFunction")))
+		srv            *httptest.Server
+		source, header string
+		code           int
+	}{
+		{srv, "cloudtrail", "", 401}, {srv, "cloudtrail", "Bearer wrong", 401}, {srv, "cloudtrail", "s3cret", 401},
+		{srv, "cloudtrail", "Bearer s3cret", 200}, {srv, "cloudtrail", "Bearer json-only", 401},
+		{srv, "json", "Bearer json-only", 200}, {srv, "json", "Bearer s3cret", 200}, {srv, "json", "Bearer json-onl", 401},
+		{open, "json", "Bearer json-only", 200}, {open, "json", "", 401}, {open, "cloudtrail", "", 401},
+		{open, "cloudtrail", "Bearer json-only", 401},
+	} {
+		hr, _ := http.NewRequest(http.MethodPost, tc.srv.URL+"/v1/ingest/"+tc.source, strings.NewReader(ctRecord("x", "GetFunction")))
 		hr.Header.Set("Content-Type", "application/json")
 		if tc.header != "" {
 			hr.Header.Set("Authorization", tc.header)
@@ -365,7 +428,7 @@ func TestIngestAuth(t *testing.T) {
 		}
 		resp.Body.Close()
 		if resp.StatusCode != tc.code {
-			t.Errorf("Authorization %q: got %d, want %d", tc.header, resp.StatusCode, tc.code)
+			t.Errorf("%s with Authorization %q: got %d, want %d", tc.source, tc.header, resp.StatusCode, tc.code)
 		}
 	}
 }
@@ -405,13 +468,14 @@ func TestIngestK8sAuditEventList(t *testing.T) {
 	if got := strings.Join(storedIDs(t, b), ","); got != want {
 		t.Fatalf("stored %v, want %v", got, want)
 	}
-	// A list whose second item is not an audit event is rejected whole,
-	// naming the item's line.
+	// A list whose second item is not an audit event: that item is
+	// rejected, naming its line, and the first is stored.
 	bad := "{\"kind\":\"EventList\",\"items\":[\n" + k8sEvent("a5", "ResponseComplete", "get") + ",\n{\"kind\":\"Event\",\"apiVersion\":\"v1\",\"reason\":\"BackOff\"}]}"
 	code, out := post(t, srv, "k8s-audit", req{"application/json", "", []byte(bad)})
-	if code != http.StatusBadRequest || out["line"] != float64(3) || !strings.Contains(fmt.Sprint(out["error"]), "record 2") {
-		t.Fatalf("got %d %v, want 400 naming record 2 on line 3", code, out)
+	if code != http.StatusOK || out["rejected"] != float64(1) || !strings.Contains(fmt.Sprint(out["errors"]), "record 2 (line 3)") {
+		t.Fatalf("got %d %v, want 200 rejecting record 2 on line 3", code, out)
 	}
+	want += ",a5/ResponseComplete"
 	if got := strings.Join(storedIDs(t, b), ","); got != want {
 		t.Fatalf("stored %v after a bad list, want %v", got, want)
 	}

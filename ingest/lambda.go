@@ -4,6 +4,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"path"
 	"strings"
 	"time"
 
@@ -49,16 +50,26 @@ func (d Lambda) Decode(rec []byte, ev *event.Event) error {
 	if err := json.Unmarshal(rec, &r); err != nil {
 		return fmt.Errorf("lambda record: %w", jsonError(err))
 	}
-	return d.decodeRecord(&r, func() string { return event.ContentID("lambda", rec) }, ev)
-}
-
-// decodeRecord normalizes a record already in memory (the CloudWatch Logs
-// endpoint builds them); contentID gives the id of a record without one.
-func (Lambda) decodeRecord(r *LambdaRecord, contentID func() string, ev *event.Event) error {
 	fn := LambdaFunction(r.LogGroup)
 	if fn == "" {
 		return errors.New(`lambda record: logGroup must be "/aws/lambda/<function>"`)
 	}
+	return d.decodeRecord(&r, fn, func() string { return event.ContentID("lambda", rec) }, ev)
+}
+
+// lambdaFunction names the function of a log group routed to the lambda
+// source: <fn> of /aws/lambda/<fn>, else the group's last path element.
+func lambdaFunction(logGroup string) string {
+	if fn := LambdaFunction(logGroup); fn != "" {
+		return fn
+	}
+	return path.Base(logGroup)
+}
+
+// decodeRecord normalizes a record of function fn already in memory (the
+// CloudWatch Logs endpoint builds them); contentID gives the id of a
+// record without one.
+func (Lambda) decodeRecord(r *LambdaRecord, fn string, contentID func() string, ev *event.Event) error {
 	id := r.ID
 	if id == "" {
 		id = contentID()

@@ -6,8 +6,9 @@ import (
 
 // Metrics counts accepted and rejected records per source.
 type Metrics struct {
-	records  *prometheus.CounterVec
-	rejected *prometheus.CounterVec
+	records         *prometheus.CounterVec
+	rejected        *prometheus.CounterVec
+	rejectedRecords *prometheus.CounterVec
 }
 
 // NewMetrics registers the ingest counters with reg (nil registers nowhere).
@@ -21,9 +22,13 @@ func NewMetrics(reg prometheus.Registerer) *Metrics {
 			Name: "tripline_ingest_requests_rejected_total",
 			Help: "Requests rejected, by source and reason.",
 		}, []string{"source", "reason"}),
+		rejectedRecords: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tripline_ingest_records_rejected_total",
+			Help: "Records dead-lettered instead of stored, by source and reason.",
+		}, []string{"source", "reason"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.records, m.rejected)
+		reg.MustRegister(m.records, m.rejected, m.rejectedRecords)
 	}
 	return m
 }
@@ -39,4 +44,9 @@ func (m *Metrics) Rejected(source, reason string) {
 		source = "unknown" // do not let clients create label values
 	}
 	m.rejected.WithLabelValues(source, reason).Inc()
+}
+
+// RejectedRecord counts one dead-lettered record of source.
+func (m *Metrics) RejectedRecord(source, reason string) {
+	m.rejectedRecords.WithLabelValues(source, reason).Inc()
 }

@@ -25,13 +25,7 @@ import (
 // TestReplay sends a gzipped CloudTrail S3 file, an NDJSON file and a JSON
 // log file through the real ingest handler and bus.
 func TestReplay(t *testing.T) {
-	b := bustest.Open(t)
-	mux := http.NewServeMux()
-	ingest.NewHandler(ingest.HTTPConfig{MaxBodyBytes: 1 << 20, MaxRecordBytes: 1 << 16,
-		Decoders: ingest.Decoders(ingest.DefaultJSONConfig), Publisher: b,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(mux)
-	srv := httptest.NewServer(mux)
-	defer srv.Close()
+	srv, b := replayServer(t, 1<<20)
 
 	dir := t.TempDir()
 	rec := func(id string) string {
@@ -83,9 +77,13 @@ func replayServer(t *testing.T, maxBody int64) (*httptest.Server, *bus.Bus) {
 	t.Helper()
 	b := bustest.Open(t)
 	mux := http.NewServeMux()
-	ingest.NewHandler(ingest.HTTPConfig{MaxBodyBytes: maxBody, MaxRecordBytes: maxBody,
-		Decoders: ingest.Decoders(ingest.DefaultJSONConfig), Publisher: b,
-		Log: slog.New(slog.NewTextHandler(io.Discard, nil))}).Register(mux)
+	h, err := ingest.NewHandler(ingest.HTTPConfig{MaxBodyBytes: maxBody, MaxRecordBytes: maxBody,
+		Decoders: ingest.Decoders(ingest.DefaultJSONConfig), Publisher: b, Rejecter: b,
+		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h.Register(mux)
 	srv := httptest.NewServer(mux)
 	t.Cleanup(srv.Close)
 	return srv, b

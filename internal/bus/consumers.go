@@ -3,10 +3,13 @@ package bus
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go"
 	"github.com/nats-io/nats.go/jetstream"
+
+	"github.com/tripline/tripline/internal/event"
 )
 
 // AckWait is how long a delivered message may stay unacknowledged before
@@ -57,6 +60,37 @@ func (b *Bus) DeadLetter(ctx context.Context, stage string, m jetstream.Msg, rea
 	msg := &nats.Msg{Subject: DeadLetterSubject + stage, Data: m.Data(), Header: nats.Header{}}
 	msg.Header.Set(ReasonHeader, reason.Error())
 	msg.Header.Set(SubjectHeader, m.Subject())
+	if _, err := b.JS.PublishMsg(ctx, msg); err != nil {
+		return fmt.Errorf("dead-letter to %s: %w", msg.Subject, err)
+	}
+	return nil
+}
+
+// Headers of records rejected at ingest.
+const (
+	SourceHeader    = "Tripline-Source"
+	TruncatedHeader = "Tripline-Truncated"
+)
+
+// maxRejectBytes caps the copy of a rejected record kept: enough to see
+// what is wrong, below the bus's message size limit.
+const maxRejectBytes = 256 << 10
+
+// Reject stores a record that could not be ingested under
+// tl.deadletter.ingest.<source>, with the reason (a metric label such as
+// "bad_record") and the error in the Tripline-Reason header. A record over
+// 256 KiB is cut, with its full size in the Tripline-Truncated header. A
+// retried request rejects the same record under the same message id, so it
+// is kept once.
+func (b *Bus) Reject(ctx context.Context, source, reason string, rec []byte, cause error) error {
+	msg := &nats.Msg{Subject: DeadLetterSubject + "ingest." + source, Data: rec, Header: nats.Header{}}
+	msg.Header.Set(ReasonHeader, reason+": "+cause.Error())
+	msg.Header.Set(SourceHeader, source)
+	msg.Header.Set(nats.MsgIdHdr, event.ContentID(source+"\x00reject", rec))
+	if len(rec) > maxRejectBytes {
+		msg.Data = rec[:maxRejectBytes]
+		msg.Header.Set(TruncatedHeader, strconv.Itoa(len(rec)))
+	}
 	if _, err := b.JS.PublishMsg(ctx, msg); err != nil {
 		return fmt.Errorf("dead-letter to %s: %w", msg.Subject, err)
 	}

@@ -107,6 +107,22 @@ type Ingest struct {
 	JSON ingest.JSONConfig `yaml:"json"`
 	// Firehose configures POST /v1/ingest/firehose.
 	Firehose Firehose `yaml:"firehose"`
+	// CloudWatch configures CloudWatch Logs batches (the cloudwatch and
+	// firehose endpoints).
+	CloudWatch CloudWatch `yaml:"cloudwatch"`
+	// Tokens are bearer tokens accepted by one source each, by source
+	// name ("otlp" for /v1/logs, "cloudwatch" for its endpoint); each is
+	// also settable as TRIPLINE_INGEST_TOKENS_<SOURCE> (or _FILE), with
+	// "-" in the source name written "_". http.auth_token is accepted by
+	// every source.
+	Tokens map[string]string `yaml:"tokens"`
+}
+
+// CloudWatch configures how CloudWatch Logs batches are decoded.
+type CloudWatch struct {
+	// LogGroups route log groups to a source by name pattern, before the
+	// built-in choice by name.
+	LogGroups []ingest.LogGroupRoute `yaml:"log_groups"`
 }
 
 // Firehose configures the Amazon Data Firehose HTTP endpoint.
@@ -216,6 +232,7 @@ var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Validate checks values that the types alone do not, naming the key.
 func (c *Config) Validate() error {
+	decoders := ingest.Decoders(c.Ingest.JSON)
 	var errs []error
 	bad := func(key, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
@@ -244,8 +261,18 @@ func (c *Config) Validate() error {
 	host, _, err := net.SplitHostPort(c.HTTP.Listen)
 	if err != nil {
 		bad("http.listen", "%v", err)
-	} else if !IsLoopback(host) && c.HTTP.AuthToken == "" {
-		bad("http.auth_token", "required when http.listen (%s) is not a loopback address", c.HTTP.Listen)
+	} else if !IsLoopback(host) && c.HTTP.AuthToken == "" && len(c.Ingest.Tokens) == 0 {
+		bad("http.auth_token", "required when http.listen (%s) is not a loopback address (or set ingest.tokens per source)", c.HTTP.Listen)
+	}
+	for src, tok := range c.Ingest.Tokens {
+		if _, ok := decoders[src]; !ok && src != "cloudwatch" && src != "otlp" {
+			bad("ingest.tokens."+src, "unknown source")
+		} else if tok == "" {
+			bad("ingest.tokens."+src, "empty token")
+		}
+	}
+	if err := ingest.ValidateLogGroupRoutes(c.Ingest.CloudWatch.LogGroups, decoders); err != nil {
+		bad("ingest.cloudwatch.log_groups", "%v", err)
 	}
 	if c.HTTP.MaxBodyBytes <= 0 {
 		bad("http.max_body_bytes", "must be positive")
@@ -281,6 +308,13 @@ func (c *Config) Validate() error {
 		bad("store.flush_interval", "must be positive")
 	}
 	return errors.Join(errs...)
+}
+
+// HTTPLoopback reports whether the HTTP listener is on a loopback
+// address, where ingest needs no authentication.
+func (c *Config) HTTPLoopback() bool {
+	host, _, err := net.SplitHostPort(c.HTTP.Listen)
+	return err == nil && IsLoopback(host)
 }
 
 // IsLoopback reports whether host names only this machine.

@@ -41,10 +41,15 @@ func TestLoadFileAndEnv(t *testing.T) {
 		"TRIPLINE_RULES_BUILTIN=false",
 		"TRIPLINE_INGEST_JSON_TIME_FIELDS=ts, when",
 		"TRIPLINE_TEST_CLICKHOUSE=ignored",
+		"TRIPLINE_INGEST_TOKENS_K8S_AUDIT_FILE=" + secret,
+		"TRIPLINE_INGEST_TOKENS_OTLP=otlp-token",
 		"HOME=/root",
 	})
 	if err != nil {
 		t.Fatal(err)
+	}
+	if len(cfg.Ingest.Tokens) != 2 || cfg.Ingest.Tokens["k8s-audit"] != "xoxb-from-file" || cfg.Ingest.Tokens["otlp"] != "otlp-token" {
+		t.Fatalf("tokens %v", cfg.Ingest.Tokens)
 	}
 	if cfg.DataDir != "/var/lib/tripline" || cfg.Store.FlushInterval != time.Second || cfg.ClickHouse.Database != "sec" ||
 		cfg.Slack.Token != "xoxb-from-file" || cfg.Rules.Builtin || strings.Join(cfg.Rules.Paths, ",") != "a,b" ||
@@ -70,6 +75,10 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"unknown env", "", []string{"TRIPLINE_SLACK_CHANEL=x"}, "TRIPLINE_SLACK_CHANEL"},
 		{"bad env bool", "", []string{"TRIPLINE_RULES_BUILTIN=maybe"}, "TRIPLINE_RULES_BUILTIN"},
 		{"missing secret file", "", []string{"TRIPLINE_SLACK_TOKEN_FILE=/nonexistent"}, "TRIPLINE_SLACK_TOKEN_FILE"},
+		{"token for an unknown source", "ingest:\n  tokens: {cloudtrial: x}\n", nil, "ingest.tokens.cloudtrial: unknown source"},
+		{"log group to an unknown source", "ingest:\n  cloudwatch:\n    log_groups: [{match: '/ecs/*', source: envoi}]\n", nil,
+			`ingest.cloudwatch.log_groups: log group route 1 (/ecs/*): unknown source "envoi"`},
+		{"missing token file", "", []string{"TRIPLINE_INGEST_TOKENS_JSON_FILE=/nonexistent"}, "TRIPLINE_INGEST_TOKENS_JSON_FILE"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

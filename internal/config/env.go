@@ -23,23 +23,62 @@ func applyEnv(cfg *Config, environ []string) error {
 		if !ok || !strings.HasPrefix(name, EnvPrefix) || strings.HasPrefix(name, EnvPrefix+"TEST_") {
 			continue
 		}
+		base, isFile := strings.CutSuffix(name, "_FILE")
 		f, ok := fields[name]
-		if !ok {
-			base, isFile := strings.CutSuffix(name, "_FILE")
-			if f, ok = fields[base]; !ok || !isFile {
+		if ok {
+			isFile = false
+		} else if f, ok = fields[base]; !ok || !isFile {
+			var key string
+			if f, key, ok = mapEntry(fields, base); !ok {
 				return fmt.Errorf("unknown environment variable %s", name)
 			}
-			b, err := os.ReadFile(val)
-			if err != nil {
+			if isFile {
+				var err error
+				if val, err = readSecret(val); err != nil {
+					return fmt.Errorf("%s: %w", name, err)
+				}
+			}
+			if f.IsNil() {
+				f.Set(reflect.MakeMap(f.Type()))
+			}
+			f.SetMapIndex(reflect.ValueOf(key), reflect.ValueOf(val))
+			continue
+		}
+		if isFile {
+			var err error
+			if val, err = readSecret(val); err != nil {
 				return fmt.Errorf("%s: %w", name, err)
 			}
-			val = strings.TrimRight(string(b), "\r\n")
 		}
 		if err := setValue(f, val); err != nil {
 			return fmt.Errorf("%s: %w", name, err)
 		}
 	}
 	return nil
+}
+
+// readSecret reads a value from the file at path, without its line end.
+func readSecret(path string) (string, error) {
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return "", err
+	}
+	return strings.TrimRight(string(b), "\r\n"), nil
+}
+
+// mapEntry finds the map[string]string field that name sets an entry of:
+// TRIPLINE_INGEST_TOKENS_K8S_AUDIT sets ingest.tokens["k8s-audit"] (the
+// key lower-cased, "_" read as "-").
+func mapEntry(fields map[string]reflect.Value, name string) (reflect.Value, string, bool) {
+	for prefix, f := range fields {
+		if f.Kind() != reflect.Map {
+			continue
+		}
+		if key, ok := strings.CutPrefix(name, prefix+"_"); ok && key != "" {
+			return f, strings.ReplaceAll(strings.ToLower(key), "_", "-"), true
+		}
+	}
+	return reflect.Value{}, "", false
 }
 
 func collectEnv(v reflect.Value, prefix string, out map[string]reflect.Value) {

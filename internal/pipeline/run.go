@@ -183,13 +183,18 @@ func newHTTPServer(cfg config.Config, b *bus.Bus, ch *lazyStore, ingestRole bool
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	if ingestRole {
-		ingest.NewHandler(ingest.HTTPConfig{
+		h, err := ingest.NewHandler(ingest.HTTPConfig{
 			MaxBodyBytes: cfg.HTTP.MaxBodyBytes, MaxRecordBytes: cfg.HTTP.MaxRecordBytes,
 			MaxRecords: cfg.HTTP.MaxRecords, MaxConcurrent: cfg.HTTP.MaxConcurrent,
 			FirehoseKeys: cfg.Ingest.Firehose.AccessKeys,
-			AuthToken:    cfg.HTTP.AuthToken, Decoders: ingest.Decoders(cfg.Ingest.JSON),
-			Publisher: b, Metrics: ingest.NewMetrics(reg), Log: log,
-		}).Register(mux)
+			AuthToken:    cfg.HTTP.AuthToken, SourceTokens: cfg.Ingest.Tokens, RequireAuth: !cfg.HTTPLoopback(),
+			LogGroups: cfg.Ingest.CloudWatch.LogGroups, Decoders: ingest.Decoders(cfg.Ingest.JSON),
+			Publisher: b, Rejecter: b, Metrics: ingest.NewMetrics(reg), Log: log,
+		})
+		if err != nil {
+			return nil, nil, fmt.Errorf("ingest.cloudwatch.log_groups: %w", err)
+		}
+		h.Register(mux)
 	}
 	mux.HandleFunc("GET /healthz", func(w http.ResponseWriter, _ *http.Request) {
 		_, _ = w.Write([]byte("ok\n"))
