@@ -82,6 +82,9 @@ const (
 	// server's webhook backend posts it: {"kind":"EventList",
 	// "items":[...]}, one record per element of items.
 	EnvelopeEventList
+	// EnvelopeAzureRecords is an Azure resource log delivery
+	// {"records":[...]}: one record per element of records.
+	EnvelopeAzureRecords
 )
 
 // Enveloped is implemented by decoders whose records may arrive wrapped
@@ -108,7 +111,8 @@ func Envelopes(dec Decoder) Envelope {
 // one record per element of Records, an EventBridge event
 // ({"detail-type":…, "detail":{…}}) holds its detail, and a Kubernetes
 // audit EventList ({"kind":"EventList","items":[...]}) one record per
-// element of items; an array of such envelopes is opened too. Records
+// element of items, and an Azure delivery ({"records":[...]}) one per
+// element of records; an array of such envelopes is opened too. Records
 // inside an envelope are not opened again.
 //
 // FrameLines hands over every non-blank line as it is (see LineRecords).
@@ -326,7 +330,8 @@ func (s *splitter) object(i, j int) error {
 	// scanned for them.
 	if !(s.env&EnvelopeCloudTrailFile != 0 && bytes.Contains(obj, []byte(`"Records"`)) ||
 		s.env&EnvelopeEventBridge != 0 && bytes.Contains(obj, []byte(`"detail"`)) ||
-		s.env&EnvelopeEventList != 0 && bytes.Contains(obj, []byte(`"items"`))) {
+		s.env&EnvelopeEventList != 0 && bytes.Contains(obj, []byte(`"items"`)) ||
+		s.env&EnvelopeAzureRecords != 0 && bytes.Contains(obj, []byte(`"records"`))) {
 		return s.emit(i, j)
 	}
 	m, ok := envelopeMembers(s.b, i, j, -1)
@@ -350,6 +355,10 @@ func (s *splitter) object(i, j int) error {
 		if _, ok := envelopeMembers(s.b, i, j, m.items.i); ok {
 			return s.array(m.items.i, m.items.j, false)
 		}
+	case s.env&EnvelopeAzureRecords != 0 && m.azureRecords.set() && s.b[m.azureRecords.i] == '[':
+		if _, ok := envelopeMembers(s.b, i, j, m.azureRecords.i); ok {
+			return s.array(m.azureRecords.i, m.azureRecords.j, false)
+		}
 	}
 	return s.emit(i, j)
 }
@@ -361,10 +370,10 @@ func (p span) set() bool { return p.j > 0 }
 func (p span) len() int  { return p.j - p.i }
 
 // members are the values of the envelope members of an object.
-type members struct{ records, detail, detailType, kind, items span }
+type members struct{ records, detail, detailType, kind, items, azureRecords span }
 
 // envelopeMembers scans the members of the object b[i:j] and returns the
-// values of Records, detail, detail-type, kind and items (the last of a
+// values of Records, detail, detail-type, kind, items and records (the last of a
 // repeated key, as encoding/json does). ok is false when the object is
 // malformed. With check >= 0 it also validates every key and every value
 // but the one that starts at b[check], and ok is false when one is not
@@ -412,6 +421,8 @@ func envelopeMembers(b []byte, i, j, check int) (m members, ok bool) {
 			m.kind = span{k, ve}
 		case "items":
 			m.items = span{k, ve}
+		case "records":
+			m.azureRecords = span{k, ve}
 		}
 		k = skipWS(b, ve, j)
 		if k < j && b[k] == ',' {

@@ -135,6 +135,7 @@ func (h *Handler) release() { <-h.slots }
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/ingest/{source}", h.serveIngest)
 	mux.HandleFunc("POST /v1/ingest/cloudwatch", h.serveCloudWatch)
+	mux.HandleFunc("POST /v1/ingest/lambda", h.serveLambda)
 	mux.HandleFunc("POST /v1/ingest/firehose", h.serveFirehose)
 }
 
@@ -182,12 +183,20 @@ func (h *Handler) respond(w http.ResponseWriter, r *http.Request, source string,
 }
 
 func (h *Handler) ingest(r *http.Request, source string) (*intake, *httpError) {
-	if herr := h.authorize(r, source); herr != nil {
-		return nil, herr
-	}
 	dec, ok := h.cfg.Decoders[source]
 	if !ok {
+		if herr := h.authorize(r, source); herr != nil {
+			return nil, herr
+		}
 		return nil, &httpError{code: http.StatusNotFound, reason: "unknown_source", err: fmt.Errorf("unknown source %q", source)}
+	}
+	return h.ingestWith(r, source, dec)
+}
+
+// ingestWith decodes the records of a request to source with dec.
+func (h *Handler) ingestWith(r *http.Request, source string, dec Decoder) (*intake, *httpError) {
+	if herr := h.authorize(r, source); herr != nil {
+		return nil, herr
 	}
 	framing, herr := framingOf(r.Header.Get("Content-Type"))
 	if herr != nil {
@@ -394,5 +403,7 @@ func readLimited(r io.Reader, limit int64) ([]byte, error) {
 func writeJSON(w http.ResponseWriter, code int, v any) {
 	w.Header().Set("Content-Type", "application/json")
 	w.WriteHeader(code)
-	_ = json.NewEncoder(w).Encode(v)
+	enc := json.NewEncoder(w)
+	enc.SetEscapeHTML(false)
+	_ = enc.Encode(v)
 }

@@ -87,6 +87,16 @@ func gz(b []byte) []byte {
 // storedIDs reads every event id in the EVENTS stream.
 func storedIDs(t *testing.T, b *bus.Bus) []string {
 	t.Helper()
+	var ids []string
+	for _, e := range storedEvents(t, b) {
+		ids = append(ids, e.EventID)
+	}
+	return ids
+}
+
+// storedEvents reads every event in the EVENTS stream.
+func storedEvents(t *testing.T, b *bus.Bus) []event.Event {
+	t.Helper()
 	ctx, cancel := context.WithTimeout(t.Context(), 10*time.Second)
 	defer cancel()
 	s, err := b.JS.Stream(ctx, bus.EventsStream)
@@ -97,7 +107,7 @@ func storedIDs(t *testing.T, b *bus.Bus) []string {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var ids []string
+	var all []event.Event
 	for seq := info.State.FirstSeq; info.State.Msgs > 0 && seq <= info.State.LastSeq; seq++ {
 		m, err := s.GetMsg(ctx, seq)
 		if err != nil {
@@ -107,11 +117,9 @@ func storedIDs(t *testing.T, b *bus.Bus) []string {
 		if err != nil {
 			t.Fatal(err)
 		}
-		for _, e := range evs {
-			ids = append(ids, e.EventID)
-		}
+		all = append(all, evs...)
 	}
-	return ids
+	return all
 }
 
 const (
