@@ -234,3 +234,58 @@ func gzipped(b []byte) []byte {
 	zw.Close()
 	return buf.Bytes()
 }
+
+// TestReplayDirectory replays a copy of a CloudTrail bucket (*.json.gz in
+// dated folders) and a Kubernetes audit log (JSON lines, one event the
+// server rejects), guessing each file's source, and reports the counts.
+func TestReplayDirectory(t *testing.T) {
+	srv, b := replayServer(t, 1<<20)
+	dir := t.TempDir()
+	write := func(rel string, body []byte) {
+		p := filepath.Join(dir, rel)
+		if err := os.MkdirAll(filepath.Dir(p), 0o755); err != nil {
+			t.Fatal(err)
+		}
+		if err := os.WriteFile(p, body, 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
+	ct := func(ids ...string) []byte {
+		var recs []string
+		for _, id := range ids {
+			recs = append(recs, `{"eventName":"ListFunctions20150331","eventSource":"lambda.amazonaws.com","eventTime":"2026-11-24T09:00:00Z","eventID":"`+id+`"}`)
+		}
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write([]byte(`{"Records":[` + strings.Join(recs, ",") + `]}`))
+		zw.Close()
+		return buf.Bytes()
+	}
+	day := "AWSLogs/111122223333/CloudTrail/us-east-1/2026/11/24/"
+	write(day+"111122223333_CloudTrail_us-east-1_20261124T0900Z_a.json.gz", ct("c1", "c2"))
+	write(day+"111122223333_CloudTrail_us-east-1_20261124T0905Z_b.json.gz", ct("c3"))
+	audit := func(id, apiVersion string) string {
+		return `{"kind":"Event","apiVersion":"` + apiVersion + `","level":"Metadata","auditID":"` + id + `","stage":"ResponseComplete","requestURI":"/api/v1/secrets","verb":"list","user":{"username":"system:anonymous"},"sourceIPs":["203.0.113.9"],"stageTimestamp":"2026-11-24T09:00:00Z"}`
+	}
+	write("audit/audit.log", []byte(audit("k1", "audit.k8s.io/v1")+"\n"+audit("k2", "audit.k8s.io/v1")+"\n"+audit("k3", "v1")+"\n"+audit("k4", "audit.k8s.io/v1")+"\n"))
+	write(".hidden/skip.json", []byte(`{"msg":"not replayed"}`))
+
+	out, err := execute(t, "replay", "--url", srv.URL, dir)
+	if err != nil || !strings.Contains(out, "replayed 6 events from 3 file(s); 1 records rejected") {
+		t.Fatalf("replay: %v\n%s", err, out)
+	}
+	s, err := b.JS.Stream(t.Context(), bus.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, err := s.Info(t.Context(), jetstream.WithSubjectFilter("tl.events.>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := si.State.Subjects; got["tl.events.cloudtrail"] != 2 || got["tl.events.k8s-audit"] != 1 || len(got) != 2 {
+		t.Fatalf("messages by subject: %v", got)
+	}
+	if _, err := execute(t, "replay", "--url", srv.URL, "--source", "cloudtrial", dir); err == nil || !strings.Contains(err.Error(), `"cloudtrial" is not a source`) {
+		t.Fatalf("unknown source: %v", err)
+	}
+}

@@ -13,7 +13,7 @@ import (
 	"time"
 )
 
-// Client posts NDJSON batches to POST /v1/ingest/{source}.
+// Client posts batches of records to POST /v1/ingest/{source}.
 type Client struct {
 	// BaseURL is e.g. http://127.0.0.1:8080.
 	BaseURL string
@@ -26,11 +26,25 @@ type Client struct {
 	// Attempts is how often a batch is tried when the server is
 	// unavailable (5xx or connection error); 0 means 5.
 	Attempts int
+	// Text sends the records as text/plain lines, for the sources of
+	// line formats (access logs, syslog, container logs).
+	Text bool
 }
 
-// Send posts records (one JSON value each) as one gzipped NDJSON request and
-// returns the number the server accepted. A 4xx answer is not retried.
-func (c *Client) Send(ctx context.Context, source string, records [][]byte) (int, error) {
+// Result is what the server did with a batch.
+type Result struct {
+	// Accepted counts the events stored.
+	Accepted int
+	// Rejected counts the records the server could not decode; it keeps
+	// them on its dead-letter subject.
+	Rejected int
+}
+
+// Send posts records (one JSON value, or one line with Text, each) as one
+// NDJSON request and returns what the server accepted and rejected. A
+// batch whose every record was rejected is a Result, not an error; other
+// 4xx answers are errors and are not retried.
+func (c *Client) Send(ctx context.Context, source string, records [][]byte) (Result, error) {
 	var buf bytes.Buffer
 	for _, r := range records {
 		buf.Write(r)
@@ -41,10 +55,10 @@ func (c *Client) Send(ctx context.Context, source string, records [][]byte) (int
 		var zbuf bytes.Buffer
 		zw := gzip.NewWriter(&zbuf)
 		if _, err := zw.Write(body); err != nil {
-			return 0, err
+			return Result{}, err
 		}
 		if err := zw.Close(); err != nil {
-			return 0, err
+			return Result{}, err
 		}
 		body = zbuf.Bytes()
 	}
@@ -59,27 +73,30 @@ func (c *Client) Send(ctx context.Context, source string, records [][]byte) (int
 	delay := 200 * time.Millisecond
 	var lastErr error
 	for range attempts {
-		n, retry, err := c.post(ctx, hc, source, body)
+		res, retry, err := c.post(ctx, hc, source, body)
 		if err == nil || !retry {
-			return n, err
+			return res, err
 		}
 		lastErr = err
 		select {
 		case <-ctx.Done():
-			return 0, ctx.Err()
+			return Result{}, ctx.Err()
 		case <-time.After(delay):
 		}
 		delay *= 2
 	}
-	return 0, fmt.Errorf("after %d attempts: %w", attempts, lastErr)
+	return Result{}, fmt.Errorf("after %d attempts: %w", attempts, lastErr)
 }
 
-func (c *Client) post(ctx context.Context, hc *http.Client, source string, body []byte) (n int, retry bool, err error) {
+func (c *Client) post(ctx context.Context, hc *http.Client, source string, body []byte) (res Result, retry bool, err error) {
 	req, err := http.NewRequestWithContext(ctx, http.MethodPost, c.BaseURL+"/v1/ingest/"+source, bytes.NewReader(body))
 	if err != nil {
-		return 0, false, err
+		return res, false, err
 	}
 	req.Header.Set("Content-Type", "application/x-ndjson")
+	if c.Text {
+		req.Header.Set("Content-Type", "text/plain")
+	}
 	if c.Gzip {
 		req.Header.Set("Content-Encoding", "gzip")
 	}
@@ -88,18 +105,23 @@ func (c *Client) post(ctx context.Context, hc *http.Client, source string, body 
 	}
 	resp, err := hc.Do(req)
 	if err != nil {
-		return 0, true, err
+		return res, true, err
 	}
 	defer resp.Body.Close()
 	b, _ := io.ReadAll(io.LimitReader(resp.Body, 64<<10))
-	if resp.StatusCode != http.StatusOK {
-		return 0, resp.StatusCode >= 500, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
-	}
-	var ok struct {
+	var ans struct {
 		Accepted int `json:"accepted"`
+		Rejected int `json:"rejected"`
 	}
-	if err := json.Unmarshal(b, &ok); err != nil {
-		return 0, false, fmt.Errorf("unexpected answer %q: %w", b, err)
+	jsonErr := json.Unmarshal(b, &ans)
+	res = Result{Accepted: ans.Accepted, Rejected: ans.Rejected}
+	switch {
+	case resp.StatusCode == http.StatusOK && jsonErr == nil:
+		return res, false, nil
+	case resp.StatusCode == http.StatusOK:
+		return res, false, fmt.Errorf("unexpected answer %q: %w", b, jsonErr)
+	case resp.StatusCode < 500 && res.Rejected > 0:
+		return res, false, nil
 	}
-	return ok.Accepted, false, nil
+	return Result{}, resp.StatusCode >= 500, fmt.Errorf("%s: %s", resp.Status, bytes.TrimSpace(b))
 }

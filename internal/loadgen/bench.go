@@ -140,12 +140,15 @@ func Run(ctx context.Context, o Options) (Report, error) {
 				for _, id := range attackIDs {
 					sentAt.Store(id, now)
 				}
-				acc, err := o.Client.Send(ctx, "cloudtrail", recs)
+				res, err := o.Client.Send(ctx, "cloudtrail", recs)
+				if err == nil && res.Rejected > 0 {
+					err = fmt.Errorf("the server rejected %d generated records", res.Rejected)
+				}
 				if err != nil {
 					errc <- err
 					return
 				}
-				sent.Add(uint64(acc))
+				sent.Add(uint64(res.Accepted))
 				attacks.Add(uint64(len(attackIDs)))
 			}
 		})
