@@ -39,7 +39,7 @@ type lambdaTelemetry struct{ function string }
 // Decode implements Decoder.
 func (d lambdaTelemetry) Decode(rec []byte, ev *event.Event) error {
 	var probe struct {
-		LogGroup *string        `json:"logGroup"`
+		LogGroup *string         `json:"logGroup"`
 		Type     string          `json:"type"`
 		Record   json.RawMessage `json:"record"`
 	}
