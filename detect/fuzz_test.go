@@ -35,7 +35,7 @@ func FuzzLoad(f *testing.F) {
 	} {
 		f.Add([]byte(s))
 	}
-	decoders := ingest.Decoders(ingest.DefaultJSONConfig)
+	decoders := ingest.Decoders(ingest.DefaultSourceConfig)
 	f.Fuzz(func(t *testing.T, data []byte) {
 		rs, errs := Parse("fuzz.yaml", data)
 		for _, err := range errs {

@@ -192,7 +192,7 @@ func TestNormalizedFields(t *testing.T) {
 	// time.Time; its "message" (a string) wins; its "status_code" (a
 	// float64) gives way to the int; its "duration_ms" (float64) wins.
 	var ev event.Event
-	dec := ingest.Decoders(ingest.DefaultJSONConfig)["json"]
+	dec := ingest.Decoders(ingest.DefaultSourceConfig)["json"]
 	if err := dec.Decode([]byte(`{"time":"2026-03-01T09:30:00Z","message":"boom","level":"error","status_code":500,"duration_ms":12.5}`), &ev); err != nil {
 		t.Fatal(err)
 	}
@@ -296,7 +296,7 @@ tests:
     expect: false
     event: {eventSource: cloudtrail.amazonaws.com, eventName: StopLogging, requestParameters: {name: 7}}
 `)
-	dec := ingest.Decoders(ingest.DefaultJSONConfig)
+	dec := ingest.Decoders(ingest.DefaultSourceConfig)
 	res := RunTests(rules[0], dec)
 	var got []string
 	for _, r := range res {

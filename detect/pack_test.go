@@ -15,7 +15,7 @@ func TestBuiltinPack(t *testing.T) {
 	if len(rules) < 12 {
 		t.Errorf("%d rules, want at least 12", len(rules))
 	}
-	decoders := ingest.Decoders(ingest.DefaultJSONConfig)
+	decoders := ingest.Decoders(ingest.DefaultSourceConfig)
 	for _, r := range rules {
 		t.Run(r.ID, func(t *testing.T) {
 			if r.Description == "" || len(r.Tags) == 0 || r.Summary == "" {

@@ -75,6 +75,18 @@ func (h *Handler) addLogEvents(batch *cwlogs.Batch, in *intake, where string) {
 	}
 }
 
+// messageDecoder decodes a log line knowing its log group and time (the
+// API Gateway decoder).
+type messageDecoder interface {
+	DecodeMessage(msg, logGroup string, ts time.Time, ev *event.Event) error
+}
+
+// looker says whether a line is one of its source's (an API Gateway
+// access log line in a log group not named for it).
+type looker interface {
+	Looks(msg []byte) bool
+}
+
 // decodeLogEvent decodes one log event of b as source. The log event's id
 // is unique and stable across redeliveries, so it is the event id of
 // records without an id of their own: two identical lines stay two
@@ -97,7 +109,21 @@ func (h *Handler) decodeLogEvent(b *cwlogs.Batch, le cwlogs.LogEvent, source str
 		// CloudTrail records carry their own id and time.
 		err := h.cfg.Decoders["cloudtrail"].Decode([]byte(le.Message), &ev)
 		return ev, err
+	case "apigateway":
+		dec, ok := h.cfg.Decoders["apigateway"].(messageDecoder)
+		if !ok {
+			return ev, errors.New("no API Gateway decoder")
+		}
+		if err := dec.DecodeMessage(le.Message, b.LogGroup, time.UnixMilli(le.Timestamp).UTC(), &ev); err != nil {
+			return ev, err
+		}
+		if le.ID != "" {
+			ev.EventID = le.ID
+		}
 	case "json":
+		if l, ok := h.cfg.Decoders["apigateway"].(looker); ok && l.Looks([]byte(le.Message)) {
+			return h.decodeLogEvent(b, le, "apigateway")
+		}
 		rec := []byte(strings.TrimSpace(le.Message))
 		if len(rec) == 0 || rec[0] != '{' || !json.Valid(rec) {
 			var err error

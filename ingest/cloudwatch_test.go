@@ -120,3 +120,34 @@ func TestCloudWatchLogGroupRoutes(t *testing.T) {
 		t.Fatalf("stored %v", got)
 	}
 }
+
+// TestCloudWatchAPIGateway: access log lines are read as API Gateway in a
+// group named for it and, by their keys, in any other group; execution
+// log groups too. Every event keeps the CloudWatch Logs id.
+func TestCloudWatchAPIGateway(t *testing.T) {
+	var got []string
+	access := `{"requestId":"fd443056-60d0-425f-874e-e93e5d61351e","ip":"198.51.100.7","requestTime":"07/Mar/2026:13:15:03 +0000","httpMethod":"POST","resourcePath":"/login","path":"/prod/login","status":"401","protocol":"HTTP/1.1","responseLength":"26","apiId":"a1b2c3d4e5","stage":"prod"}`
+	for _, body := range [][]byte{
+		cwlBatch("/aws/apigateway/welcome", access),
+		cwlBatch("/ecs/frontend", access, `{"level":"info","msg":"not an access log","requestId":"x"}`),
+		cwlBatch("API-Gateway-Execution-Logs_a1b2c3d4e5/prod", "(a1335dfd-5bcc-4e1b-aa45-f6726cb95816) Method completed with status: 502"),
+	} {
+		// A server each: the batches reuse CloudWatch Logs ids.
+		srv, b := newServer(t, "")
+		if code, out := post(t, srv, "cloudwatch", req{"application/octet-stream", "", body}); code != 200 {
+			t.Fatalf("got %d %v", code, out)
+		}
+		for _, e := range storedEvents(t, b) {
+			got = append(got, fmt.Sprintf("%s %s %s %s %s %d %s", e.Source, e.EventID[len(e.EventID)-4:], e.SrcIP, e.Action, e.Target, e.StatusCode, e.Service))
+		}
+	}
+	want := []string{
+		"apigateway 0000 198.51.100.7 POST /prod/login 401 a1b2c3d4e5/prod",
+		"apigateway 0000 198.51.100.7 POST /prod/login 401 a1b2c3d4e5/prod",
+		"json 0001    0 /ecs/frontend",
+		"apigateway 0000    502 a1b2c3d4e5/prod",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Fatalf("stored\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+}

@@ -4,9 +4,14 @@
 package ingest
 
 import (
+	"errors"
 	"fmt"
 	"time"
 
+	"github.com/tripline/tripline/ingest/apigw"
+	"github.com/tripline/tripline/ingest/azurelog"
+	"github.com/tripline/tripline/ingest/envoy"
+	"github.com/tripline/tripline/ingest/gcplog"
 	"github.com/tripline/tripline/internal/event"
 )
 
@@ -39,15 +44,55 @@ func makesContentIDs(dec Decoder) bool {
 	return ok && c.ContentIDs()
 }
 
+// SourceConfig holds the settings of the decoders that have any.
+type SourceConfig struct {
+	// JSON names the time and message fields of generic JSON logs.
+	JSON JSONConfig `yaml:"json"`
+	// APIGateway maps API Gateway access log keys to fields.
+	APIGateway apigw.Config `yaml:"apigateway"`
+	// Envoy names the fields a text access log format appends.
+	Envoy envoy.Decoder `yaml:"envoy"`
+	// GCP bounds Pub/Sub push messages.
+	GCP gcplog.Decoder `yaml:"gcp"`
+}
+
+// DefaultSourceConfig is the decoders' configuration when unset.
+var DefaultSourceConfig = SourceConfig{JSON: DefaultJSONConfig}
+
+// Validate reports a setting no decoder can work with.
+func (c SourceConfig) Validate() error {
+	if len(c.JSON.TimeFields) == 0 {
+		return errors.New("json.time_fields: must not be empty")
+	}
+	if err := c.APIGateway.Validate(); err != nil {
+		return fmt.Errorf("apigateway: %w", err)
+	}
+	if err := c.Envoy.Validate(); err != nil {
+		return fmt.Errorf("envoy: %w", err)
+	}
+	return nil
+}
+
 // Decoders returns the decoder of every source Tripline accepts, by name.
-func Decoders(jsonCfg JSONConfig) map[string]Decoder {
+func Decoders(cfg SourceConfig) map[string]Decoder {
 	return map[string]Decoder{
+		"apigateway": apigw.Decoder{Config: cfg.APIGateway, Now: time.Now},
+		"azure":      azureDecoder{},
 		"cloudtrail": CloudTrail{},
-		"json":       JSONLog{Config: jsonCfg, Now: time.Now},
+		"envoy":      cfg.Envoy,
+		"gcp":        cfg.GCP,
+		"json":       JSONLog{Config: cfg.JSON, Now: time.Now},
 		"k8s-audit":  K8sAudit{},
 		"lambda":     Lambda{},
 	}
 }
+
+// azureDecoder decodes Azure resource logs, opening the {"records":[...]}
+// envelope of a diagnostic settings delivery.
+type azureDecoder struct{ azurelog.Decoder }
+
+// Envelopes implements Enveloped.
+func (azureDecoder) Envelopes() Envelope { return EnvelopeAzureRecords }
 
 // Event times must fit the event bus (Unix nanoseconds, 1678–2262) and
 // ClickHouse's DateTime (1970–2106): [minTime, maxTime).

@@ -21,7 +21,7 @@ import (
 // with the .golden file beside it.
 func TestGolden(t *testing.T) {
 	fixed := time.Date(2026, 11, 24, 12, 0, 0, 0, time.UTC)
-	decs := Decoders(DefaultJSONConfig)
+	decs := Decoders(DefaultSourceConfig)
 	decs["json"] = JSONLog{Config: DefaultJSONConfig, Now: func() time.Time { return fixed }}
 	files, _ := filepath.Glob("testdata/*/*")
 	n := 0
@@ -87,7 +87,7 @@ func FuzzSplitRecords(f *testing.F) {
 		f.Add([]byte(seed), false)
 		f.Add([]byte(seed), true)
 	}
-	decs := Decoders(DefaultJSONConfig)
+	decs := Decoders(DefaultSourceConfig)
 	f.Fuzz(func(t *testing.T, body []byte, ndjson bool) {
 		framing := FrameJSON
 		if ndjson {

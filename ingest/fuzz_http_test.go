@@ -47,7 +47,7 @@ func FuzzFirehose(f *testing.F) {
 	f.Add([]byte(`{"requestId":`))
 	sink := &memSink{}
 	h, err := ingest.NewHandler(ingest.HTTPConfig{MaxBodyBytes: 1 << 20, MaxRecordBytes: 1 << 16, MaxRecords: 1000,
-		Decoders: ingest.Decoders(ingest.DefaultJSONConfig), Publisher: sink, Rejecter: sink})
+		Decoders: ingest.Decoders(ingest.DefaultSourceConfig), Publisher: sink, Rejecter: sink})
 	if err != nil {
 		f.Fatal(err)
 	}

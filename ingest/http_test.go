@@ -32,7 +32,7 @@ func newServerWith(t *testing.T, set func(*ingest.HTTPConfig)) (*httptest.Server
 	b := bustest.Open(t)
 	cfg := ingest.HTTPConfig{
 		MaxBodyBytes: 64 << 10, MaxRecordBytes: 16 << 10,
-		Decoders:  ingest.Decoders(ingest.DefaultJSONConfig),
+		Decoders:  ingest.Decoders(ingest.DefaultSourceConfig),
 		Publisher: b, Rejecter: b, Log: slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	set(&cfg)

@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"regexp"
 	"strings"
+
+	"github.com/tripline/tripline/ingest/apigw"
 )
 
 // LogGroupRoute sends the CloudWatch Logs groups whose name matches Match
@@ -51,10 +53,11 @@ func ValidateLogGroupRoutes(routes []LogGroupRoute, decoders map[string]Decoder)
 // logGroupSource says which source's decoder reads a log stream of a log
 // group: the first configured route that matches the group, else
 // /aws/lambda/<fn> is "lambda", an EKS control plane group's
-// kube-apiserver-audit streams are "k8s-audit", API
-// Gateway execution and access log groups are "apigateway", a group whose
+// kube-apiserver-audit streams are "k8s-audit", API Gateway execution log
+// groups and groups named for API Gateway are "apigateway", a group whose
 // name contains "cloudtrail" is "cloudtrail", and anything else is "json"
-// (a line that is not a JSON object becomes {"message": line}).
+// (where a line that looks like an API Gateway access log line is read as
+// one, and a line that is not a JSON object becomes {"message": line}).
 func (h *Handler) logGroupSource(group, stream string) string {
 	for _, r := range h.routes {
 		if r.re.MatchString(group) {
@@ -67,24 +70,10 @@ func (h *Handler) logGroupSource(group, stream string) string {
 		return "lambda"
 	case strings.HasPrefix(group, "/aws/eks/") && strings.HasPrefix(stream, "kube-apiserver-audit"):
 		return "k8s-audit"
-	case isAPIGatewayGroup(lower):
-		if _, ok := h.cfg.Decoders["apigateway"]; ok {
-			return "apigateway"
-		}
+	case apigw.IsExecutionLogGroup(group) || apigw.IsAccessLogGroup(group):
+		return "apigateway"
 	case strings.Contains(lower, "cloudtrail"):
 		return "cloudtrail"
 	}
 	return "json"
-}
-
-// isAPIGatewayGroup recognises API Gateway execution log groups
-// (API-Gateway-Execution-Logs_<api>/<stage>) and access log groups named
-// for API Gateway, from the lower-cased name.
-func isAPIGatewayGroup(lower string) bool {
-	for _, s := range []string{"api-gateway", "apigateway", "api_gateway"} {
-		if strings.Contains(lower, s) {
-			return true
-		}
-	}
-	return false
 }

@@ -27,7 +27,7 @@ func TestBuiltin(t *testing.T) {
 		if want := r.ID + ".yaml"; r.File != want {
 			t.Errorf("rule %s is in %s, want %s", r.ID, r.File, want)
 		}
-		for _, res := range detect.RunTests(r, ingest.Decoders(ingest.DefaultJSONConfig)) {
+		for _, res := range detect.RunTests(r, ingest.Decoders(ingest.DefaultSourceConfig)) {
 			if !res.Passed {
 				t.Error(res)
 			}

@@ -58,7 +58,7 @@ as json.`,
 			if batch < 1 {
 				return fmt.Errorf("--batch must be at least 1, got %d", batch)
 			}
-			decoders := ingest.Decoders(ingest.DefaultJSONConfig)
+			decoders := ingest.Decoders(ingest.DefaultSourceConfig)
 			if _, ok := decoders[source]; source != "" && !ok {
 				return fmt.Errorf("--source %q is not a source (one of %s)", source, strings.Join(slices.Sorted(maps.Keys(decoders)), ", "))
 			}

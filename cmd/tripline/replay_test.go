@@ -78,7 +78,7 @@ func replayServer(t *testing.T, maxBody int64) (*httptest.Server, *bus.Bus) {
 	b := bustest.Open(t)
 	mux := http.NewServeMux()
 	h, err := ingest.NewHandler(ingest.HTTPConfig{MaxBodyBytes: maxBody, MaxRecordBytes: maxBody,
-		Decoders: ingest.Decoders(ingest.DefaultJSONConfig), Publisher: b, Rejecter: b,
+		Decoders: ingest.Decoders(ingest.DefaultSourceConfig), Publisher: b, Rejecter: b,
 		Log: slog.New(slog.NewTextHandler(io.Discard, nil))})
 	if err != nil {
 		t.Fatal(err)

@@ -84,7 +84,7 @@ so it fits CI and pre-commit hooks.`,
   tripline rules test --no-builtin rules/custom/ -v`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rs, loadErr := loadRuleSet(cmd, args)
-			decoders := ingest.Decoders(ingest.DefaultJSONConfig)
+			decoders := ingest.Decoders(ingest.DefaultSourceConfig)
 			out := cmd.OutOrStdout()
 			passed, failed := 0, 0
 			for _, r := range rs {

@@ -103,8 +103,8 @@ type Slack struct {
 
 // Ingest configures decoding.
 type Ingest struct {
-	// JSON names the time and message fields of generic JSON logs.
-	JSON ingest.JSONConfig `yaml:"json"`
+	// SourceConfig holds the decoders' settings (json, envoy, gcp, ...).
+	ingest.SourceConfig `yaml:",inline"`
 	// Firehose configures POST /v1/ingest/firehose.
 	Firehose Firehose `yaml:"firehose"`
 	// CloudWatch configures CloudWatch Logs batches (the cloudwatch and
@@ -150,7 +150,7 @@ func Default() Config {
 		HTTP:       HTTP{Listen: "127.0.0.1:8080", MaxBodyBytes: 10 << 20, MaxRecordBytes: 1 << 20, MaxRecords: 100000, MaxConcurrent: 8},
 		ClickHouse: ClickHouse{Addr: "127.0.0.1:9000", Database: "tripline", Username: "default"},
 		Rules:      Rules{Builtin: true},
-		Ingest:     Ingest{JSON: ingest.DefaultJSONConfig},
+		Ingest:     Ingest{SourceConfig: ingest.DefaultSourceConfig},
 		Store:      Store{BatchSize: 5000, FlushInterval: 250 * time.Millisecond},
 	}
 }
@@ -232,7 +232,7 @@ var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
 
 // Validate checks values that the types alone do not, naming the key.
 func (c *Config) Validate() error {
-	decoders := ingest.Decoders(c.Ingest.JSON)
+	decoders := ingest.Decoders(c.Ingest.SourceConfig)
 	var errs []error
 	bad := func(key, format string, a ...any) {
 		errs = append(errs, fmt.Errorf("%s: %s", key, fmt.Sprintf(format, a...)))
@@ -298,8 +298,8 @@ func (c *Config) Validate() error {
 	if c.Slack.Token != "" && c.Slack.WebhookURL != "" {
 		bad("slack.webhook_url", "set either slack.webhook_url or slack.token, not both")
 	}
-	if len(c.Ingest.JSON.TimeFields) == 0 {
-		bad("ingest.json.time_fields", "must not be empty")
+	if err := c.Ingest.SourceConfig.Validate(); err != nil {
+		bad("ingest", "%v", err)
 	}
 	if c.Store.BatchSize < 1 || c.Store.BatchSize > 100000 {
 		bad("store.batch_size", "%d is outside 1..100000", c.Store.BatchSize)

@@ -84,7 +84,11 @@ func mapEntry(fields map[string]reflect.Value, name string) (reflect.Value, stri
 func collectEnv(v reflect.Value, prefix string, out map[string]reflect.Value) {
 	t := v.Type()
 	for i := range t.NumField() {
-		tag, _, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		tag, opts, _ := strings.Cut(t.Field(i).Tag.Get("yaml"), ",")
+		if opts == "inline" {
+			collectEnv(v.Field(i), prefix, out)
+			continue
+		}
 		if tag == "" || tag == "-" {
 			continue
 		}

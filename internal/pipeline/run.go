@@ -188,7 +188,7 @@ func newHTTPServer(cfg config.Config, b *bus.Bus, ch *lazyStore, ingestRole bool
 			MaxRecords: cfg.HTTP.MaxRecords, MaxConcurrent: cfg.HTTP.MaxConcurrent,
 			FirehoseKeys: cfg.Ingest.Firehose.AccessKeys,
 			AuthToken:    cfg.HTTP.AuthToken, SourceTokens: cfg.Ingest.Tokens, RequireAuth: !cfg.HTTPLoopback(),
-			LogGroups: cfg.Ingest.CloudWatch.LogGroups, Decoders: ingest.Decoders(cfg.Ingest.JSON),
+			LogGroups: cfg.Ingest.CloudWatch.LogGroups, Decoders: ingest.Decoders(cfg.Ingest.SourceConfig),
 			Publisher: b, Rejecter: b, Metrics: ingest.NewMetrics(reg), Log: log,
 		})
 		if err != nil {
