@@ -136,6 +136,7 @@ func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/ingest/{source}", h.serveIngest)
 	mux.HandleFunc("POST /v1/ingest/cloudwatch", h.serveCloudWatch)
 	mux.HandleFunc("POST /v1/ingest/lambda", h.serveLambda)
+	mux.HandleFunc("POST /v1/logs", h.serveOTLP)
 	mux.HandleFunc("POST /v1/ingest/firehose", h.serveFirehose)
 }
 

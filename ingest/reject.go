@@ -76,12 +76,8 @@ func (in *intake) rejectRecord(source string, re *RecordError, rec []byte) {
 // rejections listed. Either way no record is lost: a record is stored or
 // dead-lettered, or the answer is 503 and the sender retries.
 func (h *Handler) finish(ctx context.Context, in *intake) *httpError {
-	for _, rj := range in.rejects {
-		if err := h.cfg.Rejecter.Reject(ctx, rj.source, rj.reason, rj.rec, rj.err); err != nil {
-			return &httpError{code: http.StatusServiceUnavailable, reason: "publish", err: fmt.Errorf("rejected record not kept, retry: %w", err)}
-		}
-		h.cfg.Metrics.RejectedRecord(rj.source, rj.reason)
-		h.cfg.Log.Info("ingest record rejected", "source", rj.source, "reason", rj.reason, "err", rj.err)
+	if herr := h.deadLetter(ctx, in); herr != nil {
+		return herr
 	}
 	if len(in.bySource) == 0 && len(in.rejects) > 0 {
 		first := in.rejects[0]
@@ -97,6 +93,18 @@ func (h *Handler) finish(ctx context.Context, in *intake) *httpError {
 		}
 		h.cfg.Metrics.Accepted(source, len(evs))
 		in.accepted += len(evs)
+	}
+	return nil
+}
+
+// deadLetter keeps the rejected records of in, counted and logged.
+func (h *Handler) deadLetter(ctx context.Context, in *intake) *httpError {
+	for _, rj := range in.rejects {
+		if err := h.cfg.Rejecter.Reject(ctx, rj.source, rj.reason, rj.rec, rj.err); err != nil {
+			return &httpError{code: http.StatusServiceUnavailable, reason: "publish", err: fmt.Errorf("rejected record not kept, retry: %w", err)}
+		}
+		h.cfg.Metrics.RejectedRecord(rj.source, rj.reason)
+		h.cfg.Log.Info("ingest record rejected", "source", rj.source, "reason", rj.reason, "err", rj.err)
 	}
 	return nil
 }
