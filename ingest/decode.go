@@ -12,6 +12,7 @@ import (
 	"github.com/tripline/tripline/ingest/azurelog"
 	"github.com/tripline/tripline/ingest/envoy"
 	"github.com/tripline/tripline/ingest/gcplog"
+	"github.com/tripline/tripline/ingest/syslog"
 	"github.com/tripline/tripline/internal/event"
 )
 
@@ -54,10 +55,17 @@ type SourceConfig struct {
 	Envoy envoy.Decoder `yaml:"envoy"`
 	// GCP bounds Pub/Sub push messages.
 	GCP gcplog.Decoder `yaml:"gcp"`
+	// Syslog configures the syslog listeners and the time zone of RFC
+	// 3164 timestamps.
+	Syslog syslog.Config `yaml:"syslog"`
 }
 
 // DefaultSourceConfig is the decoders' configuration when unset.
-var DefaultSourceConfig = SourceConfig{JSON: DefaultJSONConfig}
+var DefaultSourceConfig = func() SourceConfig {
+	c := SourceConfig{JSON: DefaultJSONConfig}
+	c.Syslog.Defaults()
+	return c
+}()
 
 // Validate reports a setting no decoder can work with.
 func (c SourceConfig) Validate() error {
@@ -69,6 +77,9 @@ func (c SourceConfig) Validate() error {
 	}
 	if err := c.Envoy.Validate(); err != nil {
 		return fmt.Errorf("envoy: %w", err)
+	}
+	if err := c.Syslog.Validate(); err != nil {
+		return fmt.Errorf("syslog: %w", err)
 	}
 	return nil
 }
@@ -84,6 +95,7 @@ func Decoders(cfg SourceConfig) map[string]Decoder {
 		"json":       JSONLog{Config: cfg.JSON, Now: time.Now},
 		"k8s-audit":  K8sAudit{},
 		"lambda":     Lambda{},
+		"syslog":     cfg.Syslog.Decoder(),
 	}
 }
 

@@ -44,6 +44,12 @@ type running struct {
 // ClickHouse (a fresh database) and a local Slack server.
 func start(t *testing.T, slackMode string) *running {
 	t.Helper()
+	return startWith(t, slackMode, nil)
+}
+
+// startWith is start with the configuration changed by set.
+func startWith(t *testing.T, slackMode string, set func(*config.Config)) *running {
+	t.Helper()
 	sc := storetest.Config(t)
 	fs := slacktest.New(t, nil)
 	cfg := config.Default()
@@ -57,6 +63,9 @@ func start(t *testing.T, slackMode string) *running {
 		cfg.Slack.WebhookURL = fs.WebhookURL()
 	case "bot":
 		cfg.Slack.Token, cfg.Slack.Channel, cfg.Slack.APIURL = fs.Token, "C0SECURITY", fs.APIURL()
+	}
+	if set != nil {
+		set(&cfg)
 	}
 	if err := cfg.Validate(); err != nil {
 		t.Fatal(err)

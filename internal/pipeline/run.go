@@ -130,11 +130,16 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	defer ch.Close()
 
 	// Bind the listener first: if it fails, no stage has started.
-	srv, ln, err := newHTTPServer(cfg, b, ch, has("ingest"), log)
+	reg := prometheus.NewRegistry()
+	metrics := ingest.NewMetrics(reg)
+	srv, ln, err := newHTTPServer(cfg, b, ch, has("ingest"), reg, metrics, log)
 	if err != nil {
 		return err
 	}
 	g, ctx := errgroup.WithContext(ctx)
+	if has("ingest") {
+		runListeners(ctx, g, cfg.Ingest, b, metrics, log)
+	}
 	if has("detect") {
 		eng, err := LoadEngine(cfg.Rules, log)
 		if err != nil {
@@ -178,8 +183,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	return g.Wait()
 }
 
-func newHTTPServer(cfg config.Config, b *bus.Bus, ch *lazyStore, ingestRole bool, log *slog.Logger) (*http.Server, net.Listener, error) {
-	reg := prometheus.NewRegistry()
+func newHTTPServer(cfg config.Config, b *bus.Bus, ch *lazyStore, ingestRole bool, reg *prometheus.Registry, metrics *ingest.Metrics, log *slog.Logger) (*http.Server, net.Listener, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	if ingestRole {
@@ -189,7 +193,7 @@ func newHTTPServer(cfg config.Config, b *bus.Bus, ch *lazyStore, ingestRole bool
 			FirehoseKeys: cfg.Ingest.Firehose.AccessKeys,
 			AuthToken:    cfg.HTTP.AuthToken, SourceTokens: cfg.Ingest.Tokens, RequireAuth: !cfg.HTTPLoopback(),
 			LogGroups: cfg.Ingest.CloudWatch.LogGroups, Decoders: ingest.Decoders(cfg.Ingest.SourceConfig),
-			Publisher: b, Rejecter: b, Metrics: ingest.NewMetrics(reg), Log: log,
+			Publisher: b, Rejecter: b, Metrics: metrics, Log: log,
 		})
 		if err != nil {
 			return nil, nil, fmt.Errorf("ingest.cloudwatch.log_groups: %w", err)

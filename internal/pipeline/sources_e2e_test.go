@@ -5,12 +5,15 @@ import (
 	"bytes"
 	"fmt"
 	"io"
+	"net"
 	"net/http"
 	"os"
+	"slices"
 	"strings"
 	"testing"
 	"time"
 
+	"github.com/tripline/tripline/internal/config"
 	"github.com/tripline/tripline/internal/event"
 	"github.com/tripline/tripline/internal/store"
 )
@@ -115,5 +118,54 @@ func TestSourcesEndToEnd(t *testing.T) {
 		if strings.Join(got, "\n") != strings.Join(tt.want, "\n") {
 			t.Errorf("%s: stored\n%s\nwant\n%s", tt.name, strings.Join(got, "\n"), strings.Join(tt.want, "\n"))
 		}
+	}
+}
+
+// TestSyslogEndToEnd sends RFC 5424 over TCP (octet counting) and RFC
+// 3164 over UDP to the pipeline's syslog listeners and finds the rows.
+func TestSyslogEndToEnd(t *testing.T) {
+	udpAddr, tcpAddr := freeAddr(t), freeAddr(t)
+	r := startWith(t, "", func(c *config.Config) {
+		c.Ingest.Syslog.UDP, c.Ingest.Syslog.TCP = udpAddr, tcpAddr
+	})
+	var conn net.Conn
+	eventually(t, 10*time.Second, "syslog TCP listener up", func() bool {
+		var err error
+		conn, err = net.Dial("tcp", tcpAddr)
+		return err == nil
+	})
+	defer conn.Close()
+	msg := `<86>1 2026-11-24T09:00:00.000Z web-1 sshd 4711 AUTHFAIL [origin ip="10.0.0.5"][auth@32473 src_ip="198.51.100.23" user="root"] Failed password for root from 198.51.100.23 port 52144 ssh2`
+	if _, err := fmt.Fprintf(conn, "%d %s", len(msg), msg); err != nil {
+		t.Fatal(err)
+	}
+	udp, err := net.Dial("udp", udpAddr)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer udp.Close()
+	// RFC 3164 has no year: an hour ago is this year's (or, just after
+	// New Year, last year's) date.
+	stamp := time.Now().UTC().Add(-time.Hour).Truncate(time.Second)
+	if _, err := udp.Write([]byte("<34>" + stamp.Format(time.Stamp) + " mymachine su: 'su root' failed for lonvick on /dev/pts/8")); err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	eventually(t, 10*time.Second, "both syslog messages stored", func() bool {
+		got = got[:0]
+		err := r.store.ScanEvents(t.Context(), store.EventQuery{Sources: []string{"syslog"}}, func(e event.Event) error {
+			got = append(got, row(e))
+			return nil
+		})
+		return err == nil && len(got) == 2
+	})
+	slices.Sort(got)
+	want := []string{
+		"syslog|" + stamp.Format(time.RFC3339) + "|actor=|ip=|ua=|action=|target=|outcome=failure|status=0|error=|bytes=0|ms=0|service=su|account=|region=|msg='su root' failed for lonvick on /dev/pts",
+		"syslog|2026-11-24T09:00:00Z|actor=|ip=198.51.100.23|ua=|action=AUTHFAIL|target=|outcome=|status=0|error=|bytes=0|ms=0|service=sshd|account=|region=|msg=Failed password for root from 198.51.100",
+	}
+	slices.Sort(want)
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("stored\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
 	}
 }
