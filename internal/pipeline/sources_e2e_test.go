@@ -81,6 +81,10 @@ func TestSourcesEndToEnd(t *testing.T) {
 			"lambda", []string{
 				"lambda|2026-11-24T09:00:01Z|actor=|ip=|ua=|action=report|target=6d68ca91-49c9-448d-89b8-7ca3e6dc66aa|outcome=failure|status=0|error=timeout|bytes=0|ms=3001.5|service=orders-api|account=|region=|msg=",
 			}},
+		{"JSON application log lines", "/v1/ingest/json", "application/x-ndjson",
+			`{"time":"2026-11-24T09:00:02Z","level":"error","msg":"login failed","user":"kim"}`, "json", []string{
+				"json|2026-11-24T09:00:02Z|actor=|ip=|ua=|action=|target=|outcome=|status=0|error=|bytes=0|ms=0|service=|account=|region=|msg=login failed",
+			}},
 		{"OTLP/HTTP JSON export request", "/v1/logs", "application/json", otlpRequest, "otlp", []string{
 			"otlp|2025-11-26T09:00:00.123Z|actor=u-42|ip=203.0.113.50|ua=okhttp/4.12|action=POST|target=/pay|outcome=failure|status=502|error=GatewayTimeout|bytes=17|ms=0|service=checkout|account=123456789012|region=eu-west-1|msg=payment refused",
 		}},
