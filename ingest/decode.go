@@ -13,6 +13,7 @@ import (
 	"github.com/tripline/tripline/ingest/envoy"
 	"github.com/tripline/tripline/ingest/gcplog"
 	"github.com/tripline/tripline/ingest/syslog"
+	"github.com/tripline/tripline/ingest/tail"
 	"github.com/tripline/tripline/internal/event"
 )
 
@@ -96,6 +97,7 @@ func Decoders(cfg SourceConfig) map[string]Decoder {
 		"k8s-audit":  K8sAudit{},
 		"lambda":     Lambda{},
 		"syslog":     cfg.Syslog.Decoder(),
+		"container":  tail.Decoder{},
 	}
 }
 

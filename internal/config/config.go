@@ -17,6 +17,7 @@ import (
 	"go.yaml.in/yaml/v3"
 
 	"github.com/tripline/tripline/ingest"
+	"github.com/tripline/tripline/ingest/tail"
 )
 
 // Config is the whole configuration of `tripline run`.
@@ -107,6 +108,8 @@ type Ingest struct {
 	ingest.SourceConfig `yaml:",inline"`
 	// Firehose configures POST /v1/ingest/firehose.
 	Firehose Firehose `yaml:"firehose"`
+	// Files are container log files to tail (CRI or Docker json-file).
+	Files tail.Config `yaml:"files"`
 	// CloudWatch configures CloudWatch Logs batches (the cloudwatch and
 	// firehose endpoints).
 	CloudWatch CloudWatch `yaml:"cloudwatch"`
@@ -269,6 +272,11 @@ func (c *Config) Validate() error {
 			bad("ingest.tokens."+src, "unknown source")
 		} else if tok == "" {
 			bad("ingest.tokens."+src, "empty token")
+		}
+	}
+	if len(c.Ingest.Files.Paths) > 0 {
+		if err := c.Ingest.Files.WithDefaults().Validate(); err != nil {
+			bad("ingest.files", "%v", err)
 		}
 	}
 	if err := ingest.ValidateLogGroupRoutes(c.Ingest.CloudWatch.LogGroups, decoders); err != nil {

@@ -138,7 +138,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	}
 	g, ctx := errgroup.WithContext(ctx)
 	if has("ingest") {
-		runListeners(ctx, g, cfg.Ingest, b, metrics, log)
+		runListeners(ctx, g, cfg, b, metrics, log)
 	}
 	if has("detect") {
 		eng, err := LoadEngine(cfg.Rules, log)
