@@ -14,12 +14,10 @@ import (
 
 // serveCloudWatch handles POST /v1/ingest/cloudwatch: one CloudWatch Logs
 // subscription delivery (raw gzip bytes or {"awslogs":{"data":...}}). The
-// log group decides each line's source: /aws/lambda/<fn> is "lambda", a
-// group whose name contains "cloudtrail" holds CloudTrail records, and
-// anything else is "json" (a line that is not a JSON object becomes
-// {"message": line}). A log event's id is its CloudWatch Logs id, so a
-// redelivered batch stores nothing twice. Control messages are accepted
-// and dropped.
+// log group decides each line's source (Handler.logGroupSource). A log
+// event's id is its CloudWatch Logs id, so a redelivered batch stores
+// nothing twice. Control messages are accepted and dropped. The endpoint's
+// token admits every source a log group can be routed to.
 func (h *Handler) serveCloudWatch(w http.ResponseWriter, r *http.Request) {
 	in, herr := h.ingestCloudWatch(r)
 	h.respond(w, r, "cloudwatch", in, herr)
@@ -62,13 +60,13 @@ func (h *Handler) addLogEvents(batch *cwlogs.Batch, in *intake, where string) {
 	source := h.logGroupSource(batch.LogGroup, batch.LogStream)
 	for i, le := range batch.LogEvents {
 		if int64(len(le.Message)) > h.cfg.MaxRecordBytes {
-			in.reject(source, "record_too_large", []byte(le.Message),
+			in.reject(source, "record_too_large", []byte(le.Message[:min(len(le.Message), maxRejectCopy)]),
 				fmt.Errorf("%slog event %d: %w: %d bytes, limit %d", where, i+1, errRecordTooLarge, len(le.Message), h.cfg.MaxRecordBytes))
 			continue
 		}
 		ev, err := h.decodeLogEvent(batch, le, source)
 		if err != nil {
-			in.reject(source, "bad_record", []byte(le.Message), fmt.Errorf("%slog event %d (id %q): %w", where, i+1, le.ID, err))
+			in.reject(source, "bad_record", []byte(le.Message), fmt.Errorf("%slog event %d (id %.64q): %w", where, i+1, le.ID, err))
 			continue
 		}
 		in.add(ev)

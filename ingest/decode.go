@@ -18,8 +18,9 @@ import (
 )
 
 // Decoder turns one record of a source into a normalized event. rec is
-// one JSON object as split by SplitRecords, not yet validated: the decoder
-// must parse it. The decoder may keep rec as ev.Raw.
+// one record as split by SplitRecords, not yet validated: a JSON object,
+// or for LineRecords decoders a text line. The decoder must parse it, and
+// may keep it as ev.Raw when it is a JSON object.
 //
 // A decoder may also implement Enveloped (its records may come wrapped in
 // envelopes) and ContentIDs (its event ids are content hashes).
@@ -44,6 +45,20 @@ type ContentIDs interface {
 func makesContentIDs(dec Decoder) bool {
 	c, ok := dec.(ContentIDs)
 	return ok && c.ContentIDs()
+}
+
+// AcksRejected is implemented by decoders whose producer retries every
+// answer but 2xx for as long as it can (a Pub/Sub push subscription): a
+// request whose every record was dead-lettered is answered 200, since a
+// retry could only dead-letter them again. AcksRejected reports whether
+// that is so.
+type AcksRejected interface {
+	AcksRejected() bool
+}
+
+func acksRejected(dec Decoder) bool {
+	a, ok := dec.(AcksRejected)
+	return ok && a.AcksRejected()
 }
 
 // SourceConfig holds the settings of the decoders that have any.
@@ -92,7 +107,7 @@ func Decoders(cfg SourceConfig) map[string]Decoder {
 		"azure":      azureDecoder{},
 		"cloudtrail": CloudTrail{},
 		"envoy":      cfg.Envoy,
-		"gcp":        cfg.GCP,
+		"gcp":        gcpDecoder{cfg.GCP},
 		"json":       JSONLog{Config: cfg.JSON, Now: time.Now},
 		"k8s-audit":  K8sAudit{},
 		"lambda":     Lambda{},
@@ -100,6 +115,13 @@ func Decoders(cfg SourceConfig) map[string]Decoder {
 		"container":  tail.Decoder{},
 	}
 }
+
+// gcpDecoder decodes Cloud Logging entries, most often from a Pub/Sub
+// push subscription, which redelivers any message not answered 2xx.
+type gcpDecoder struct{ gcplog.Decoder }
+
+// AcksRejected implements AcksRejected.
+func (gcpDecoder) AcksRejected() bool { return true }
 
 // azureDecoder decodes Azure resource logs, opening the {"records":[...]}
 // envelope of a diagnostic settings delivery.

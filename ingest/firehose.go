@@ -2,7 +2,6 @@ package ingest
 
 import (
 	"bytes"
-	"crypto/subtle"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -19,6 +18,11 @@ const (
 	firehoseMaxRecords    = 10000
 	firehoseMaxRecordData = 1_024_000
 )
+
+// firehoseBudget bounds what one Firehose request may decompress to, in
+// all its records, as a multiple of http.max_body_bytes: CloudWatch Logs
+// batches compress about tenfold, and a request is decoded in memory.
+const firehoseBudget = 4
 
 // firehoseRequest is Amazon Data Firehose's HTTP endpoint request body.
 type firehoseRequest struct {
@@ -61,23 +65,20 @@ func (h *Handler) serveFirehose(w http.ResponseWriter, r *http.Request) {
 }
 
 // firehoseAuthorized checks X-Amz-Firehose-Access-Key against the
-// configured keys (and the ingest bearer token) in constant time. With no
-// key configured at all, the listener is loopback (config enforces it)
-// and no key is needed.
+// configured keys (and the ingest bearer token, and the firehose source
+// token) in constant time. With no key at all, a request is accepted only
+// when RequireAuth is off (a loopback listener).
 func (h *Handler) firehoseAuthorized(r *http.Request) bool {
 	keys := h.cfg.FirehoseKeys
-	if h.cfg.AuthToken != "" {
-		keys = append(keys[:len(keys):len(keys)], h.cfg.AuthToken)
+	for _, k := range []string{h.cfg.AuthToken, h.cfg.SourceTokens["firehose"]} {
+		if k != "" {
+			keys = append(keys[:len(keys):len(keys)], k)
+		}
 	}
 	if len(keys) == 0 {
-		return true
+		return !h.cfg.RequireAuth
 	}
-	got := []byte(r.Header.Get("X-Amz-Firehose-Access-Key"))
-	ok := 0
-	for _, k := range keys {
-		ok |= subtle.ConstantTimeCompare(got, []byte(k))
-	}
-	return ok == 1
+	return constantTimeIn(r.Header.Get("X-Amz-Firehose-Access-Key"), keys)
 }
 
 func (h *Handler) ingestFirehose(r *http.Request, reqID *string) (*intake, *httpError) {
@@ -105,6 +106,12 @@ func (h *Handler) ingestFirehose(r *http.Request, reqID *string) (*intake, *http
 		}
 	}
 	if herr := h.finish(r.Context(), in); herr != nil {
+		if herr.rejected > 0 && len(req.Records) > 0 {
+			// Every record was dead-lettered: answered 200, since
+			// Firehose would retry anything else for hours and then
+			// back the same records up to S3.
+			return in, nil
+		}
 		return nil, herr
 	}
 	return in, nil
@@ -114,6 +121,7 @@ func (h *Handler) ingestFirehose(r *http.Request, reqID *string) (*intake, *http
 // ones alone.
 func (h *Handler) addFirehoseRecords(req *firehoseRequest, in *intake) *httpError {
 	total := 0
+	budget := firehoseBudget * h.cfg.MaxBodyBytes // decompressed bytes left
 	for i, rec := range req.Records {
 		reject := func(reason string, data []byte, err error) {
 			in.reject("firehose", reason, data, fmt.Errorf("record %d: %w", i+1, err))
@@ -128,15 +136,16 @@ func (h *Handler) addFirehoseRecords(req *firehoseRequest, in *intake) *httpErro
 			continue
 		}
 		if isCWLBatch(data) {
-			batch, err := cwlogs.Decode(data, h.cfg.MaxBodyBytes)
+			batch, err := cwlogs.Decode(data, min(budget, h.cfg.MaxBodyBytes))
 			if errors.Is(err, cwlogs.ErrTooLarge) {
-				reject("record_too_large", data[:min(len(data), 1<<10)], err)
-				continue
+				return &httpError{code: http.StatusRequestEntityTooLarge, reason: "body_too_large",
+					err: fmt.Errorf("record %d: the records decompress to more than %d bytes in all (%d × http.max_body_bytes); lower the Firehose buffer size", i+1, firehoseBudget*h.cfg.MaxBodyBytes, firehoseBudget)}
 			}
 			if err != nil {
 				reject("bad_record", data, err)
 				continue
 			}
+			budget -= batch.Bytes
 			if batch.MessageType == cwlogs.ControlMessage {
 				continue
 			}

@@ -11,6 +11,7 @@ import (
 	"testing"
 
 	"github.com/tripline/tripline/ingest"
+	"github.com/tripline/tripline/internal/bus"
 )
 
 // firehoseControl is the Grafana agent's replay of a real Firehose
@@ -81,13 +82,53 @@ func TestFirehose(t *testing.T) {
 		want string
 	}{
 		{"no records", firehoseBody("r1"), 400, "want 1 to 10000"},
-		{"bad base64", []byte(`{"requestId":"r2","records":[{"data":"***"}]}`), 400, "record 1: data is not base64"},
-		{"bad CloudWatch batch", firehoseBody("r3", gz([]byte(`{"messageType":"NOPE","logEvents":[]}`))), 400, "record 1"},
 		{"malformed", []byte(`{"requestId":`), 400, "invalid JSON"},
+		// Records that are all bad are dead-lettered and acknowledged:
+		// Firehose would retry anything else for hours.
+		{"bad base64", []byte(`{"requestId":"r2","records":[{"data":"***"}]}`), 200, "record 1: data is not base64"},
+		{"bad CloudWatch batch", firehoseBody("r3", gz([]byte(`{"messageType":"NOPE","logEvents":[]}`))), 200, "record 1: cwlogs: unknown messageType"},
 	} {
 		code, out := send("k-one", "r-"+tc.name, tc.body)
-		if msg, _ := out["errorMessage"].(string); code != tc.code || !strings.Contains(msg, tc.want) {
-			t.Errorf("%s: got %d %v, want %d with %q", tc.name, code, out, tc.code, tc.want)
+		msg, _ := out["errorMessage"].(string)
+		if tc.code == 200 {
+			dl, err := b.JS.Stream(t.Context(), bus.DeadLetterStream)
+			if err != nil {
+				t.Fatal(err)
+			}
+			m, err := dl.GetLastMsgForSubject(t.Context(), bus.DeadLetterSubject+"ingest.firehose")
+			if err != nil {
+				t.Fatal(err)
+			}
+			msg = m.Header.Get(bus.ReasonHeader)
+		}
+		if code != tc.code || !strings.Contains(msg, tc.want) {
+			t.Errorf("%s: got %d %v %q, want %d with %q", tc.name, code, out, msg, tc.code, tc.want)
+		}
+	}
+}
+
+// TestFirehoseAuth: with RequireAuth and no key, Firehose is refused; the
+// firehose source token is an access key.
+func TestFirehoseAuth(t *testing.T) {
+	open, _ := newServerWith(t, func(c *ingest.HTTPConfig) { c.RequireAuth = true })
+	keyed, _ := newServerWith(t, func(c *ingest.HTTPConfig) {
+		c.RequireAuth, c.SourceTokens = true, map[string]string{"firehose": "fh-key", "json": "other"}
+	})
+	body := firehoseBody("r1", []byte(`{"msg":"x"}`))
+	for _, tc := range []struct {
+		url, key string
+		code     int
+	}{{open.URL, "", 401}, {open.URL, "anything", 401}, {keyed.URL, "other", 401}, {keyed.URL, "fh-key", 200}} {
+		req, _ := http.NewRequest(http.MethodPost, tc.url+"/v1/ingest/firehose", bytes.NewReader(body))
+		req.Header.Set("Content-Type", "application/json")
+		req.Header.Set("X-Amz-Firehose-Access-Key", tc.key)
+		resp, err := http.DefaultClient.Do(req)
+		if err != nil {
+			t.Fatal(err)
+		}
+		resp.Body.Close()
+		if resp.StatusCode != tc.code {
+			t.Errorf("key %q: got %d, want %d", tc.key, resp.StatusCode, tc.code)
 		}
 	}
 }

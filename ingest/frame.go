@@ -163,6 +163,9 @@ func splitRecords(body []byte, f Framing, env Envelope, fn func(rec []byte) erro
 		}
 		return s.value(i, j)
 	}
+	if reject != nil {
+		return s.lenientLines()
+	}
 	for start, line := 0, 1; start < len(body); line++ {
 		end := len(body)
 		if k := bytes.IndexByte(body[start:], '\n'); k >= 0 {
@@ -171,13 +174,53 @@ func splitRecords(body []byte, f Framing, env Envelope, fn func(rec []byte) erro
 		if i, j := trim(body, start, end); i < j {
 			s.line, s.pos = line, start
 			if err := s.value(i, j); err != nil {
+				return err
+			}
+		}
+		start = end + 1
+	}
+	return nil
+}
+
+// lenientLines splits an NDJSON body whose bad lines are rejected alone:
+// a line's records reach fn only once the whole line has split, so a line
+// is either ingested or rejected, never both.
+func (s *splitter) lenientLines() error {
+	fn := s.fn
+	var pending [][]byte
+	s.fn = func(rec []byte) error {
+		pending = append(pending, rec)
+		return nil
+	}
+	for start, line := 0, 1; start < len(s.b); line++ {
+		end := len(s.b)
+		if k := bytes.IndexByte(s.b[start:], '\n'); k >= 0 {
+			end = start + k
+		}
+		if i, j := trim(s.b, start, end); i < j {
+			s.line, s.pos = line, start
+			first := s.idx
+			pending = pending[:0]
+			if err := s.value(i, j); err != nil {
 				var re *RecordError
-				if reject == nil || !errors.As(err, &re) || !re.framing {
+				if !errors.As(err, &re) || !re.framing {
 					return err
 				}
-				s.idx++
-				if err := reject(re, body[i:j]); err != nil {
+				re.Index, s.idx = first, first+1
+				if err := s.reject(re, s.b[i:j]); err != nil {
 					return err
+				}
+			} else {
+				for k, rec := range pending {
+					if err := fn(rec); err != nil {
+						re := &RecordError{Line: line, Index: first + k, Err: err}
+						if _, ok := errors.AsType[*Rejection](err); !ok {
+							return re
+						}
+						if err := s.reject(re, rec); err != nil {
+							return err
+						}
+					}
 				}
 			}
 		}

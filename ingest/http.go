@@ -78,7 +78,7 @@ const DefaultMaxRecords = 100_000
 // slotWait is how long a request waits for a decoding slot.
 const slotWait = time.Second
 
-// Handler serves POST /v1/ingest/{source}.
+// Handler serves the HTTP ingest endpoints (see Register).
 type Handler struct {
 	cfg    HTTPConfig
 	routes logGroupRoutes
@@ -131,7 +131,9 @@ func (h *Handler) acquire(ctx context.Context) bool {
 
 func (h *Handler) release() { <-h.slots }
 
-// Register adds the ingest routes to mux.
+// Register adds the ingest routes to mux: POST /v1/ingest/{source}, the
+// CloudWatch Logs, Firehose and Lambda Telemetry endpoints under
+// /v1/ingest/, and OTLP/HTTP logs at POST /v1/logs.
 func (h *Handler) Register(mux *http.ServeMux) {
 	mux.HandleFunc("POST /v1/ingest/{source}", h.serveIngest)
 	mux.HandleFunc("POST /v1/ingest/cloudwatch", h.serveCloudWatch)
@@ -153,6 +155,9 @@ type httpError struct {
 func (h *Handler) serveIngest(w http.ResponseWriter, r *http.Request) {
 	source := r.PathValue("source")
 	in, herr := h.ingest(r, source)
+	if _, ok := h.cfg.Decoders[source]; !ok {
+		source = "unknown" // a metric label: clients must not create them
+	}
 	h.respond(w, r, source, in, herr)
 }
 
@@ -189,7 +194,7 @@ func (h *Handler) ingest(r *http.Request, source string) (*intake, *httpError) {
 		if herr := h.authorize(r, source); herr != nil {
 			return nil, herr
 		}
-		return nil, &httpError{code: http.StatusNotFound, reason: "unknown_source", err: fmt.Errorf("unknown source %q", source)}
+		return nil, &httpError{code: http.StatusNotFound, reason: "unknown_source", err: fmt.Errorf("unknown source %q", clip([]byte(source), 64))}
 	}
 	return h.ingestWith(r, source, dec)
 }
@@ -244,6 +249,9 @@ func (h *Handler) ingestWith(r *http.Request, source string, dec Decoder) (*inta
 		return nil, &httpError{code: http.StatusRequestEntityTooLarge, reason: "too_many_records",
 			err: fmt.Errorf("more than %d records in one request; split the body", h.cfg.MaxRecords)}
 	}
+	if err != nil && !errors.As(err, new(*RecordError)) {
+		return nil, &httpError{code: http.StatusBadRequest, reason: "bad_record", err: err}
+	}
 	if err != nil {
 		// The body cannot be split into records: none of it is stored,
 		// and it is dead-lettered whole.
@@ -252,6 +260,9 @@ func (h *Handler) ingestWith(r *http.Request, source string, dec Decoder) (*inta
 		in.rejectRecord(source, re, body)
 	}
 	if herr := h.finish(r.Context(), in); herr != nil {
+		if herr.rejected > 0 && acksRejected(dec) {
+			return in, nil // all dead-lettered; see AcksRejected
+		}
 		return nil, herr
 	}
 	return in, nil
@@ -326,7 +337,6 @@ func (h *Handler) tooLarge(what string) *httpError {
 		err: fmt.Errorf("%s exceeds the limit of %d bytes", what, h.cfg.MaxBodyBytes)}
 }
 
-// readBody reads the body as sent, enforcing the size limit.
 // readRequest reads and decompresses a request body within the limits,
 // holding one of the MaxConcurrent decode slots; the caller calls release
 // when done with the body.

@@ -240,6 +240,10 @@ func TestIngestKeepsGoodRecords(t *testing.T) {
 		{"bad third record of a pretty S3 file", "cloudtrail", req{"application/json", "", badS3File(t)}, 3, "record 3 (line 36): ", `"eventID"`},
 		{"record over limit", "json", req{"application/x-ndjson", "", []byte(`{"msg":"ok"}` + "\n" + `{"msg":"` + strings.Repeat("x", 20<<10) + `"}`)}, 1,
 			"record 2 (line 2): record too large", "xxxx"},
+		// A line is stored or rejected whole: the good element before the
+		// bad one is not stored as well.
+		{"array line with a bad element", "json", req{"application/x-ndjson", "", []byte(`[{"msg":"a"}, 5]` + "\n" + `{"msg":"b"}`)}, 1,
+			"record 1 (line 1): want a JSON object in the array", `[{"msg":"a"}, 5]`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

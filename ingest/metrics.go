@@ -40,9 +40,6 @@ func (m *Metrics) Accepted(source string, n int) {
 
 // Rejected counts one rejected request.
 func (m *Metrics) Rejected(source, reason string) {
-	if reason == "unknown_source" {
-		source = "unknown" // do not let clients create label values
-	}
 	m.rejected.WithLabelValues(source, reason).Inc()
 }
 

@@ -60,10 +60,10 @@ func (h *Handler) ingestOTLP(r *http.Request, contentType string) (*intake, otlp
 		// The body is not an export request: kept whole for inspection.
 		in := newIntake()
 		in.reject("otlp", "bad_record", body, err)
-		if herr := h.finish(r.Context(), in); herr != nil {
+		if herr := h.deadLetter(r.Context(), in); herr != nil {
 			return nil, res, herr
 		}
-		return nil, res, &httpError{code: http.StatusBadRequest, reason: "bad_record", err: err}
+		return nil, res, &httpError{code: http.StatusBadRequest, reason: "bad_record", err: clipError(err)}
 	}
 	in := newIntake()
 	for _, ev := range res.Events {

@@ -19,8 +19,14 @@ type Rejecter interface {
 	Reject(ctx context.Context, source, reason string, rec []byte, err error) error
 }
 
-// maxErrorsShown caps the rejected records described in an answer.
-const maxErrorsShown = 10
+// Bounds on what is kept of a rejected record: attacker-sized records and
+// error texts quoting them must not make an answer, a log line or a
+// dead letter unbounded.
+const (
+	maxErrorsShown  = 10        // rejected records described in an answer
+	maxRejectCopy   = 256 << 10 // bytes of a record dead-lettered
+	maxErrorTextLen = 1 << 10   // bytes of an error text shown
+)
 
 // rejected is one record of a request that was not ingested.
 type rejected struct {
@@ -58,7 +64,7 @@ func (in *intake) add(ev event.Event) {
 // reject records that rec of source was not ingested; err says why and
 // reason is its metric label.
 func (in *intake) reject(source, reason string, rec []byte, err error) {
-	in.rejects = append(in.rejects, rejected{source: source, reason: reason, err: err, rec: rec})
+	in.rejects = append(in.rejects, rejected{source: source, reason: reason, err: err, rec: rec[:min(len(rec), maxRejectCopy)]})
 }
 
 // rejectRecord records a record that splitRecords skipped.
@@ -67,14 +73,15 @@ func (in *intake) rejectRecord(source string, re *RecordError, rec []byte) {
 	if r, ok := errors.AsType[*Rejection](re.Err); ok {
 		reason = r.Reason
 	}
-	in.rejects = append(in.rejects, rejected{source: source, reason: reason, err: re, line: re.Line, rec: rec})
+	in.rejects = append(in.rejects, rejected{source: source, reason: reason, err: re, line: re.Line, rec: rec[:min(len(rec), maxRejectCopy)]})
 }
 
 // finish dead-letters the rejected records and stores the events. A
 // request whose every record was rejected is answered 400 with the first
 // rejection; one with some events stored is answered 200 with the
-// rejections listed. Either way no record is lost: a record is stored or
-// dead-lettered, or the answer is 503 and the sender retries.
+// rejections listed. Either way no record is dropped unsaid: a record is
+// stored, or dead-lettered (its first 256 KiB) and named in the answer, or
+// the answer is 503 and the sender retries.
 func (h *Handler) finish(ctx context.Context, in *intake) *httpError {
 	if herr := h.deadLetter(ctx, in); herr != nil {
 		return herr
@@ -85,7 +92,7 @@ func (h *Handler) finish(ctx context.Context, in *intake) *httpError {
 		if first.reason == "record_too_large" {
 			code = http.StatusRequestEntityTooLarge
 		}
-		return &httpError{code: code, reason: first.reason, err: first.err, line: first.line, rejected: len(in.rejects)}
+		return &httpError{code: code, reason: first.reason, err: clipError(first.err), line: first.line, rejected: len(in.rejects)}
 	}
 	for source, evs := range in.bySource {
 		if err := h.cfg.Publisher.PublishEvents(ctx, source, evs); err != nil {
@@ -97,16 +104,30 @@ func (h *Handler) finish(ctx context.Context, in *intake) *httpError {
 	return nil
 }
 
-// deadLetter keeps the rejected records of in, counted and logged.
+// deadLetter keeps the rejected records of in, counted, and logs one line
+// for them.
 func (h *Handler) deadLetter(ctx context.Context, in *intake) *httpError {
+	if len(in.rejects) == 0 {
+		return nil
+	}
 	for _, rj := range in.rejects {
-		if err := h.cfg.Rejecter.Reject(ctx, rj.source, rj.reason, rj.rec, rj.err); err != nil {
+		if err := h.cfg.Rejecter.Reject(ctx, rj.source, rj.reason, rj.rec, clipError(rj.err)); err != nil {
 			return &httpError{code: http.StatusServiceUnavailable, reason: "publish", err: fmt.Errorf("rejected record not kept, retry: %w", err)}
 		}
 		h.cfg.Metrics.RejectedRecord(rj.source, rj.reason)
-		h.cfg.Log.Info("ingest record rejected", "source", rj.source, "reason", rj.reason, "err", rj.err)
 	}
+	first := in.rejects[0]
+	h.cfg.Log.Info("ingest records rejected", "records", len(in.rejects), "source", first.source,
+		"reason", first.reason, "first", clipError(first.err))
 	return nil
+}
+
+// clipError shortens the text of err to maxErrorTextLen bytes.
+func clipError(err error) error {
+	if msg := err.Error(); len(msg) > maxErrorTextLen {
+		return errors.New(clip([]byte(msg), maxErrorTextLen))
+	}
+	return err
 }
 
 // answer is the body of a 200: the events stored and the records
@@ -119,7 +140,7 @@ func (in *intake) answer() map[string]any {
 	body["rejected"] = len(in.rejects)
 	var errs []map[string]any
 	for _, rj := range in.rejects[:min(len(in.rejects), maxErrorsShown)] {
-		e := map[string]any{"reason": rj.reason, "error": rj.err.Error()}
+		e := map[string]any{"reason": rj.reason, "error": clipError(rj.err).Error()}
 		if rj.line > 0 {
 			e["line"] = rj.line
 		}

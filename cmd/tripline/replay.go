@@ -78,7 +78,7 @@ as json.`,
 			}
 			ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 			defer stop()
-			r := &replayer{c: client.Client{BaseURL: url, Token: token, Gzip: true}, batch: batch, decoders: decoders}
+			r := &replayer{c: client.Client{BaseURL: url, Token: token, Gzip: true}, batch: batch, decoders: decoders, tokens: cfg.Ingest.Tokens}
 			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				r.bar = progressbar.DefaultBytes(size, "replay")
 			}
@@ -157,6 +157,7 @@ type replayer struct {
 	c        client.Client
 	batch    int
 	decoders map[string]ingest.Decoder
+	tokens   map[string]string        // per source, when there is no shared token
 	bar      *progressbar.ProgressBar // nil when not on a terminal
 	total    client.Result
 }
@@ -175,6 +176,9 @@ func (r *replayer) file(ctx context.Context, path string, size int64, source str
 		records = splitLines(data)
 	} else if records, source, err = splitJSONRecords(data, source, r.decoders); err != nil {
 		return err
+	}
+	if c.Token == "" {
+		c.Token = r.tokens[source]
 	}
 	done := int64(0)
 	for i := 0; i < len(records); {

@@ -30,6 +30,8 @@ type Batch struct {
 	LogStream           string     `json:"logStream"`
 	SubscriptionFilters []string   `json:"subscriptionFilters"`
 	LogEvents           []LogEvent `json:"logEvents"`
+	// Bytes is the size of the decompressed batch.
+	Bytes int64 `json:"-"`
 }
 
 // LogEvent is one log line of a batch.
@@ -75,7 +77,7 @@ func Decode(payload []byte, limit int64) (*Batch, error) {
 		}
 		payload = raw
 	}
-	var b Batch
+	b := Batch{Bytes: int64(len(payload))}
 	if err := json.Unmarshal(payload, &b); err != nil {
 		return nil, fmt.Errorf("cwlogs: batch: %w", err)
 	}

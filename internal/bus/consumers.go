@@ -73,8 +73,12 @@ const (
 )
 
 // maxRejectBytes caps the copy of a rejected record kept: enough to see
-// what is wrong, below the bus's message size limit.
-const maxRejectBytes = 256 << 10
+// what is wrong, below the bus's message size limit; maxReasonBytes caps
+// the reason, which may quote the record.
+const (
+	maxRejectBytes = 256 << 10
+	maxReasonBytes = 1 << 10
+)
 
 // Reject stores a record that could not be ingested under
 // tl.deadletter.ingest.<source>, with the reason (a metric label such as
@@ -84,7 +88,11 @@ const maxRejectBytes = 256 << 10
 // is kept once.
 func (b *Bus) Reject(ctx context.Context, source, reason string, rec []byte, cause error) error {
 	msg := &nats.Msg{Subject: DeadLetterSubject + "ingest." + source, Data: rec, Header: nats.Header{}}
-	msg.Header.Set(ReasonHeader, reason+": "+cause.Error())
+	why := reason + ": " + cause.Error()
+	if len(why) > maxReasonBytes {
+		why = why[:maxReasonBytes] + "…"
+	}
+	msg.Header.Set(ReasonHeader, why)
 	msg.Header.Set(SourceHeader, source)
 	msg.Header.Set(nats.MsgIdHdr, event.ContentID(source+"\x00reject", rec))
 	if len(rec) > maxRejectBytes {
