@@ -125,8 +125,40 @@ func FuzzSplitRecords(f *testing.F) {
 			} else if framing == FrameJSON && !json.Valid(body) {
 				t.Fatalf("invalid JSON body %q accepted", body)
 			}
+			checkLenient(t, body, framing, Envelopes(d), d)
 		}
 	})
+}
+
+// checkLenient splits body as ingest does, rejecting bad records alone:
+// every record is either decoded or rejected, and no decoded record lies
+// inside a rejected one (a line is stored or rejected whole).
+func checkLenient(t *testing.T, body []byte, framing Framing, env Envelope, d Decoder) {
+	var kept, rejected [][]byte
+	err := splitRecords(body, framing, env, func(rec []byte) error {
+		var ev event.Event
+		if err := d.Decode(rec, &ev); err != nil {
+			return &Rejection{Reason: "bad_record", Err: err}
+		}
+		kept = append(kept, rec)
+		return nil
+	}, func(re *RecordError, rec []byte) error {
+		if _, ok := errors.AsType[*Rejection](re.Err); !ok && !re.framing {
+			t.Fatalf("rejected %q for %v, neither the record's nor the framing's fault", rec, re)
+		}
+		rejected = append(rejected, rec)
+		return nil
+	})
+	if err != nil && framing == FrameNDJSON {
+		t.Fatalf("lenient NDJSON split failed: %v", err)
+	}
+	for _, r := range rejected {
+		for _, k := range kept {
+			if len(k) > 0 && within(r, k) {
+				t.Fatalf("record %q both kept and inside rejected %q", k, r)
+			}
+		}
+	}
 }
 
 // within says whether sub is a sub-slice of b.
