@@ -206,24 +206,6 @@ func TestParseCount(t *testing.T) {
 	}
 }
 
-func TestAppendString(t *testing.T) {
-	for _, s := range []string{"", "plain", `q"b\s`, "\x00\x1f\t\n\r", "日本語 😀", "bad\xff\xfeutf8\xc3", "\u2028<>&"} {
-		got := appendString(nil, s)
-		want, _ := json.Marshal(s)
-		// encoding/json also escapes <, >, & and U+2028; both decode to
-		// the same string.
-		var a, b string
-		if err := json.Unmarshal(got, &a); err != nil {
-			t.Errorf("appendString(%q) = %s: %v", s, got, err)
-			continue
-		}
-		_ = json.Unmarshal(want, &b)
-		if a != b {
-			t.Errorf("appendString(%q) decodes to %q, want %q", s, a, b)
-		}
-	}
-}
-
 func TestValidate(t *testing.T) {
 	if err := named.Validate(); err != nil {
 		t.Errorf("Validate: %v", err)

@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"strconv"
 	"strings"
+
+	"github.com/tripline/tripline/internal/jsonenc"
 )
 
 // maxFields bounds the fields of a text line: the longest default format
@@ -328,7 +330,7 @@ func (d Decoder) extra(toks []token, r *record, o *object) {
 			if i > 0 {
 				o.b = append(o.b, ',')
 			}
-			o.b = appendString(o.b, t.val)
+			o.b = jsonenc.AppendString(o.b, t.val)
 		}
 		o.b = append(o.b, ']')
 	}

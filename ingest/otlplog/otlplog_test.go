@@ -2,7 +2,6 @@ package otlplog
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"net/http"
 	"os"
@@ -249,22 +248,6 @@ func TestOutcome(t *testing.T) {
 		lr.SetSeverityText(tc.text)
 		if got := outcome(lr, tc.status); got != tc.want {
 			t.Errorf("outcome(%d, %q, %d) = %q, want %q", tc.sev, tc.text, tc.status, got, tc.want)
-		}
-	}
-}
-
-func TestAppendString(t *testing.T) {
-	for _, s := range []string{
-		"", "plain", `quote " back \ slash`, "ctl \x00\x01\x1f\x7f tab\t nl\n cr\r",
-		"<script>&amp;", "日本語 🚀 \u2028\u2029", "bad \xff\xfe utf8 \xe2\x82", "\xed\xa0\x80 surrogate",
-	} {
-		b := appendString(nil, s)
-		var got string
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Fatalf("%q encodes to invalid JSON %s: %v", s, b, err)
-		}
-		if want := strings.ToValidUTF8(s, "\uFFFD"); got != want {
-			t.Errorf("%q round-trips to %q, want %q", s, got, want)
 		}
 	}
 }

@@ -8,10 +8,11 @@ import (
 	"slices"
 	"strconv"
 	"time"
-	"unicode/utf8"
 
 	"go.opentelemetry.io/collector/pdata/pcommon"
 	"go.opentelemetry.io/collector/pdata/plog"
+
+	"github.com/tripline/tripline/internal/jsonenc"
 )
 
 // An event's Raw is one JSON object per log record, with snake_case keys
@@ -68,7 +69,7 @@ func (e *rawEncoder) appendRaw(b []byte, c *recordContext, lr plog.LogRecord) []
 		b = append(b, ',')
 	}
 	if s := lr.SeverityText(); s != "" {
-		b = appendString(append(b, `"severity_text":`...), s)
+		b = jsonenc.AppendString(append(b, `"severity_text":`...), s)
 		b = append(b, ',')
 	}
 	if body := lr.Body(); body.Type() != pcommon.ValueTypeEmpty {
@@ -76,14 +77,14 @@ func (e *rawEncoder) appendRaw(b []byte, c *recordContext, lr plog.LogRecord) []
 		b = append(b, ',')
 	}
 	if s := lr.EventName(); s != "" {
-		b = appendString(append(b, `"event_name":`...), s)
+		b = jsonenc.AppendString(append(b, `"event_name":`...), s)
 		b = append(b, ',')
 	}
 	b = e.appendMap(append(b, `"attributes":`...), lr.Attributes())
 	b = append(b, `,"resource":`...)
 	b = append(b, c.resourceJSON...)
-	b = appendString(append(b, `,"scope":{"name":`...), c.scope.Name())
-	b = appendString(append(b, `,"version":`...), c.scope.Version())
+	b = jsonenc.AppendString(append(b, `,"scope":{"name":`...), c.scope.Name())
+	b = jsonenc.AppendString(append(b, `,"version":`...), c.scope.Version())
 	if attrs := c.scope.Attributes(); attrs.Len() > 0 {
 		b = e.appendMap(append(b, `,"attributes":`...), attrs)
 	}
@@ -117,7 +118,7 @@ func appendHex(b []byte, id []byte) []byte {
 func (e *rawEncoder) appendValue(b []byte, v pcommon.Value) []byte {
 	switch v.Type() {
 	case pcommon.ValueTypeStr:
-		return appendString(b, v.Str())
+		return jsonenc.AppendString(b, v.Str())
 	case pcommon.ValueTypeInt:
 		return strconv.AppendInt(b, v.Int(), 10)
 	case pcommon.ValueTypeDouble:
@@ -196,59 +197,11 @@ func (e *rawEncoder) appendMap(b []byte, m pcommon.Map) []byte {
 			}
 			b = append(b, ',')
 		}
-		b = appendString(b, p.key)
+		b = jsonenc.AppendString(b, p.key)
 		b = append(b, ':')
 		b = e.appendValue(b, p.val)
 	}
 	e.depth--
 	clear(ps) // drop references to the request's values
 	return append(b, '}')
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string; each run of invalid UTF-8
-// becomes one U+FFFD, as strings.ToValidUTF8 does.
-func appendString(b []byte, s string) []byte {
-	b = append(b, '"')
-	start := 0
-	invalidEnd := -1 // where the last invalid byte ended
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		r, size := utf8.DecodeRuneInString(s[i:])
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			if invalidEnd != i {
-				b = append(b, `\ufffd`...)
-			}
-			i++
-			start, invalidEnd = i, i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

@@ -200,25 +200,6 @@ func TestFailureLevel(t *testing.T) {
 	}
 }
 
-func TestAppendString(t *testing.T) {
-	for _, s := range []string{"", "plain", "\"\\/\n\r\t\x00\x1f\x7f", "h\u00e9llo \u4e16", "bad \xff\xfe utf8 \xe2\x80", "\u2028\u2029", "<&>"} {
-		b := appendString(nil, s)
-		var got string
-		if err := json.Unmarshal(b, &got); err != nil {
-			t.Fatalf("%q → %s: %v", s, b, err)
-		}
-		want, _ := json.Marshal(s)
-		var w string
-		json.Unmarshal(want, &w)
-		if got != w {
-			t.Errorf("%q: got %q, want %q", s, got, w)
-		}
-		if bb := appendString(nil, []byte(s)); !bytes.Equal(bb, b) {
-			t.Errorf("%q: []byte and string differ: %s, %s", s, bb, b)
-		}
-	}
-}
-
 func FuzzDecode(f *testing.F) {
 	for _, p := range []string{"testdata/container/cri.txt", "testdata/container/docker.txt", "testdata/container/cri_join.log", "testdata/container/docker_join.log"} {
 		b, _ := os.ReadFile(p)

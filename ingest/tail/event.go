@@ -8,6 +8,7 @@ import (
 	"unicode/utf8"
 
 	"github.com/tripline/tripline/internal/event"
+	"github.com/tripline/tripline/internal/jsonenc"
 )
 
 // record is one log entry: one line, or the partial lines of an entry
@@ -54,7 +55,7 @@ func buildEvent(ev *event.Event, r *record, meta *fileMeta, id string) {
 	} else {
 		b = append(b, `{"format":"cri","time":`...)
 	}
-	b = appendString(b, r.timeText)
+	b = jsonenc.AppendString(b, r.timeText)
 	b = append(b, `,"stream":"`...)
 	b = append(b, streamNames[r.stream]...)
 	if r.format == formatDocker {
@@ -62,7 +63,7 @@ func buildEvent(ev *event.Event, r *record, meta *fileMeta, id string) {
 	} else {
 		b = append(b, `","message":`...)
 	}
-	b = appendString(b, r.text)
+	b = jsonenc.AppendBytes(b, r.text)
 	if r.partial {
 		b = append(b, `,"partial":true`...)
 	}
@@ -157,63 +158,4 @@ func toValidUTF8(b []byte) string {
 		sb.WriteRune(r)
 	}
 	return sb.String()
-}
-
-const hexDigits = "0123456789abcdef"
-
-// appendString appends s as a JSON string; invalid UTF-8 becomes U+FFFD,
-// as encoding/json does.
-func appendString[T string | []byte](b []byte, s T) []byte {
-	b = append(b, '"')
-	start := 0
-	for i := 0; i < len(s); {
-		c := s[i]
-		if c < utf8.RuneSelf {
-			if c >= 0x20 && c != '"' && c != '\\' {
-				i++
-				continue
-			}
-			b = append(b, s[start:i]...)
-			switch c {
-			case '"', '\\':
-				b = append(b, '\\', c)
-			case '\n':
-				b = append(b, '\\', 'n')
-			case '\r':
-				b = append(b, '\\', 'r')
-			case '\t':
-				b = append(b, '\\', 't')
-			default:
-				b = append(b, '\\', 'u', '0', '0', hexDigits[c>>4], hexDigits[c&0xf])
-			}
-			i++
-			start = i
-			continue
-		}
-		var r rune
-		var size int
-		switch v := any(s).(type) {
-		case string:
-			r, size = utf8.DecodeRuneInString(v[i:])
-		case []byte:
-			r, size = utf8.DecodeRune(v[i:])
-		}
-		if r == utf8.RuneError && size == 1 {
-			b = append(b, s[start:i]...)
-			b = append(b, `\ufffd`...)
-			i++
-			start = i
-			continue
-		}
-		if r == '\u2028' || r == '\u2029' {
-			b = append(b, s[start:i]...)
-			b = append(b, '\\', 'u', '2', '0', '2', hexDigits[r&0xf])
-			i += size
-			start = i
-			continue
-		}
-		i += size
-	}
-	b = append(b, s[start:]...)
-	return append(b, '"')
 }

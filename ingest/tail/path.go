@@ -3,6 +3,8 @@ package tail
 import (
 	"strconv"
 	"strings"
+
+	"github.com/tripline/tripline/internal/jsonenc"
 )
 
 // Info is what the path of a container log file says about its
@@ -130,7 +132,7 @@ func newMeta(info Info) *fileMeta {
 	add := func(k, v string) {
 		if v != "" {
 			m.raw = append(m.raw, `,"`+k+`":`...)
-			m.raw = appendString(m.raw, v)
+			m.raw = jsonenc.AppendString(m.raw, v)
 		}
 	}
 	add("namespace", info.Namespace)

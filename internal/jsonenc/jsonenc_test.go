@@ -129,5 +129,12 @@ func FuzzAppendString(f *testing.F) {
 	} {
 		f.Add(s)
 	}
-	f.Fuzz(func(t *testing.T, s string) { check(t, s) })
+	f.Fuzz(func(t *testing.T, s string) {
+		// The encoder has no state beyond a rune; long inputs only make
+		// the fuzzer's minimizing of them (quadratic) stall the run.
+		if len(s) > 256 {
+			s = s[:256]
+		}
+		check(t, s)
+	})
 }
