@@ -289,3 +289,37 @@ func TestReplayDirectory(t *testing.T) {
 		t.Fatalf("unknown source: %v", err)
 	}
 }
+
+// TestReplayGzipRotatedContainerLog replays a gzip-rotated CRI log file
+// (kubelet's 0.log.<timestamp>.gz) and an Envoy access log as lines.
+func TestReplayGzipRotatedContainerLog(t *testing.T) {
+	srv, b := replayServer(t, 1<<20)
+	dir := t.TempDir()
+	var cri bytes.Buffer
+	zw := gzip.NewWriter(&cri)
+	for i := range 5 {
+		fmt.Fprintf(zw, "2026-11-24T09:00:0%dZ stdout F {\"level\":\"error\",\"msg\":\"boom %d\"}\n", i, i)
+	}
+	zw.Close()
+	rotated := filepath.Join(dir, "0.log.20261124-090000.gz")
+	envoy := filepath.Join(dir, "access.log")
+	os.WriteFile(rotated, cri.Bytes(), 0o600)
+	os.WriteFile(envoy, []byte(`[2020-11-25T21:26:18.409Z] "GET /status/418 HTTP/1.1" 418 - via_upstream - "-" 0 135 4 4 "-" "curl/7.73.0-DEV" "84961386-6d84-929d-98bd-c5aee93b5c88" "httpbin:8000" "10.44.1.27:80" outbound|8000||httpbin.foo.svc.cluster.local 10.44.1.23:37652 10.0.45.184:8000 10.44.1.23:46520 - default`+"\n"), 0o600)
+	if out, err := execute(t, "replay", "--url", srv.URL, "--source", "container", rotated); err != nil || !strings.Contains(out, "replayed 5 events from 1 file(s)") {
+		t.Fatalf("container: %v\n%s", err, out)
+	}
+	if out, err := execute(t, "replay", "--url", srv.URL, "--source", "envoy", envoy); err != nil || !strings.Contains(out, "replayed 1 events from 1 file(s)") {
+		t.Fatalf("envoy: %v\n%s", err, out)
+	}
+	s, err := b.JS.Stream(t.Context(), bus.EventsStream)
+	if err != nil {
+		t.Fatal(err)
+	}
+	si, err := s.Info(t.Context(), jetstream.WithSubjectFilter("tl.events.>"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := si.State.Subjects; got["tl.events.container"] != 1 || got["tl.events.envoy"] != 1 {
+		t.Fatalf("messages by subject: %v", got)
+	}
+}
