@@ -1,7 +1,6 @@
 package ingest
 
 import (
-	"errors"
 	"net/http"
 	"time"
 
@@ -51,19 +50,22 @@ func (h *Handler) ingestOTLP(r *http.Request, contentType string) (*intake, otlp
 	defer release()
 	res, err := otlplog.DecodeLimits(body, contentType,
 		otlplog.Limits{MaxRecordBytes: h.cfg.MaxRecordBytes, MaxRecords: h.cfg.MaxRecords}, time.Now().UTC())
-	switch {
-	case errors.Is(err, otlplog.ErrUnsupportedMediaType):
-		return nil, res, &httpError{code: http.StatusUnsupportedMediaType, reason: "content_type", err: err}
-	case errors.Is(err, otlplog.ErrTooManyRecords):
-		return nil, res, &httpError{code: http.StatusRequestEntityTooLarge, reason: "too_many_records", err: err}
-	case err != nil:
-		// The body is not an export request: kept whole for inspection.
-		in := newIntake()
-		in.reject("otlp", "bad_record", body, err)
-		if herr := h.deadLetter(r.Context(), in); herr != nil {
-			return nil, res, herr
+	if err != nil {
+		herr := &httpError{code: otlplog.HTTPStatus(err), reason: "bad_record", err: clipError(err)}
+		switch herr.code {
+		case http.StatusUnsupportedMediaType:
+			herr.reason = "content_type"
+		case http.StatusRequestEntityTooLarge:
+			herr.reason = "too_many_records"
+		default:
+			// Not an export request: kept whole for inspection.
+			in := newIntake()
+			in.reject("otlp", "bad_record", body, err)
+			if dl := h.deadLetter(r.Context(), in); dl != nil {
+				return nil, res, dl
+			}
 		}
-		return nil, res, &httpError{code: http.StatusBadRequest, reason: "bad_record", err: clipError(err)}
+		return nil, res, herr
 	}
 	in := newIntake()
 	for _, ev := range res.Events {
