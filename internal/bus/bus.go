@@ -52,6 +52,7 @@ type Bus struct {
 	NC  *nats.Conn
 	JS  jetstream.JetStream
 	srv *server.Server
+	url string
 	log *slog.Logger
 }
 
@@ -61,7 +62,7 @@ const maxPayload = 8 << 20
 // Open connects to NATS (starting the embedded server when cfg.URL is
 // empty) and creates or updates the streams and the sent-alert bucket.
 func Open(ctx context.Context, cfg Config, log *slog.Logger) (*Bus, error) {
-	b := &Bus{log: log}
+	b := &Bus{log: log, url: cfg.URL}
 	var opts []nats.Option
 	url := cfg.URL
 	if url == "" {
@@ -165,6 +166,20 @@ func (b *Bus) ensure(ctx context.Context, cfg Config) error {
 		return fmt.Errorf("create key-value bucket %s: %w", SentBucket, err)
 	}
 	return nil
+}
+
+// Connect opens another connection to the bus's NATS server (in-process
+// for the embedded one), named name; the caller closes it.
+func (b *Bus) Connect(name string) (*nats.Conn, error) {
+	opts := []nats.Option{nats.Name(name), nats.MaxReconnects(-1)}
+	if b.srv != nil {
+		opts = append(opts, nats.InProcessServer(b.srv))
+	}
+	nc, err := nats.Connect(b.url, opts...)
+	if err != nil {
+		return nil, fmt.Errorf("connect to nats %s: %w", redactURL(b.url), err)
+	}
+	return nc, nil
 }
 
 // Ping checks that JetStream answers.
