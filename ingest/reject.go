@@ -5,7 +5,9 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"maps"
 	"net/http"
+	"slices"
 	"time"
 
 	"github.com/tripline/tripline/internal/event"
@@ -94,7 +96,8 @@ func (h *Handler) finish(ctx context.Context, in *intake) *httpError {
 		}
 		return &httpError{code: code, reason: first.reason, err: clipError(first.err), line: first.line, rejected: len(in.rejects)}
 	}
-	for source, evs := range in.bySource {
+	for _, source := range slices.Sorted(maps.Keys(in.bySource)) {
+		evs := in.bySource[source]
 		if err := h.cfg.Publisher.PublishEvents(ctx, source, evs); err != nil {
 			return &httpError{code: http.StatusServiceUnavailable, reason: "publish", err: fmt.Errorf("events not stored, retry: %w", err)}
 		}

@@ -139,6 +139,9 @@ func (b *Bus) ensure(ctx context.Context, cfg Config) error {
 	for _, sc := range []jetstream.StreamConfig{
 		{Name: EventsStream, Subjects: []string{EventsSubject + ">"}, Retention: jetstream.InterestPolicy},
 		{Name: FindingsStream, Subjects: []string{FindingsSubject + ">"}, Retention: jetstream.InterestPolicy},
+		// A partition's consumer is made by the worker that first owns
+		// it; work-queue retention keeps its matches until then.
+		{Name: MatchesStream, Subjects: []string{MatchesSubject + ">"}, Retention: jetstream.WorkQueuePolicy},
 		{Name: DeadLetterStream, Subjects: []string{DeadLetterSubject + ">"}, Retention: jetstream.LimitsPolicy,
 			Description: "messages a stage gave up on, with the reason in the Tripline-Reason header"},
 	} {
@@ -156,6 +159,16 @@ func (b *Bus) ensure(ctx context.Context, cfg Config) error {
 	for _, c := range Consumers {
 		if _, err := b.JS.CreateOrUpdateConsumer(ctx, c.Stream, c.Config()); err != nil {
 			return fmt.Errorf("consumer %s on %s: %w", c.Durable, c.Stream, err)
+		}
+	}
+	for _, kv := range []jetstream.KeyValueConfig{
+		{Bucket: StateBucket, Storage: jetstream.FileStorage, History: 1,
+			Description: "checkpoints of the stateful detection partitions"},
+		{Bucket: LeaseBucket, TTL: LeaseTTL, Storage: jetstream.FileStorage, History: 1,
+			Description: "which detect worker owns each partition, and worker heartbeats"},
+	} {
+		if _, err := b.JS.CreateOrUpdateKeyValue(ctx, kv); err != nil {
+			return fmt.Errorf("create key-value bucket %s: %w", kv.Bucket, err)
 		}
 	}
 	_, err := b.JS.CreateOrUpdateKeyValue(ctx, jetstream.KeyValueConfig{

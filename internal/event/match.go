@@ -1,0 +1,54 @@
+package event
+
+import (
+	"encoding/json"
+	"hash/fnv"
+	"strconv"
+)
+
+// Match is an event that passed a stateful rule's condition, on its way to
+// the partition that keeps the rule's state for the event's group key.
+type Match struct {
+	// RuleID is the stateful rule's id.
+	RuleID string `json:"rule_id"`
+	// Key is the group key: the rule's `by` values, joined.
+	Key string `json:"key"`
+	// Value is what a distinct rule counts, or a new_term rule's term.
+	Value string `json:"value,omitempty"`
+	// Step is the sequence step the event satisfied (0-based).
+	Step int `json:"step,omitempty"`
+	// Event is the matching event, for the finding's summary and context.
+	Event Event `json:"event"`
+}
+
+// MatchID is stable for a rule, an event and a step, so that a
+// redelivered event batch publishes the same match ids and JetStream
+// drops the repeats.
+func (m *Match) MatchID() string {
+	return AlertID(m.RuleID, m.Event.EventID, strconv.Itoa(m.Step))
+}
+
+// Partition is the partition, out of n, that keeps the state of the
+// match's rule and group key: every match of one key goes to one place.
+func (m *Match) Partition(n int) int {
+	return PartitionOf(m.RuleID, m.Key, n)
+}
+
+// PartitionOf hashes a rule and a group key to one of n partitions.
+func PartitionOf(ruleID, key string, n int) int {
+	h := fnv.New64a()
+	h.Write([]byte(ruleID))
+	h.Write([]byte{0})
+	h.Write([]byte(key))
+	return int(h.Sum64() % uint64(n))
+}
+
+// MarshalMatch encodes a match for the bus.
+func MarshalMatch(m *Match) ([]byte, error) { return json.Marshal(m) }
+
+// UnmarshalMatch decodes a match from the bus.
+func UnmarshalMatch(b []byte) (Match, error) {
+	var m Match
+	err := json.Unmarshal(b, &m)
+	return m, err
+}
