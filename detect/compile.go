@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"reflect"
+	"regexp"
+	"strings"
 
 	"github.com/expr-lang/expr"
 	"github.com/expr-lang/expr/ast"
@@ -18,6 +20,10 @@ const (
 	MaxNodes = 1000
 	// MaxExprLen caps the length in bytes of a when expression or summary.
 	MaxExprLen = 16 << 10
+	// MaxExpandedNodes and MaxExpandedLen cap a when or exception
+	// expression once its $lists and $macros are expanded.
+	MaxExpandedNodes = 10000
+	MaxExpandedLen   = 1 << 20
 )
 
 // program is a rule compiled for one source.
@@ -45,8 +51,8 @@ func envOptions(sc *schema) []expr.Option {
 		// hunts and backtests must agree with live detection.
 		expr.DisableBuiltin("now"),
 		expr.Patch(nilSafe{}),
-		parseJSONFunc,
 	}
+	opts = append(opts, helperFuncs...)
 	if sc == nil {
 		opts = append(opts, expr.AllowUndefinedVariables())
 	}
@@ -56,11 +62,18 @@ func envOptions(sc *schema) []expr.Option {
 // compileExpr compiles one expression for a source. asBool selects a
 // boolean result (when) or any result (summary parts).
 func compileExpr(code string, sc *schema, asBool bool) (*vm.Program, error) {
-	if len(code) > MaxExprLen {
-		return nil, fmt.Errorf("expression longer than %d bytes", MaxExprLen)
+	return compileLimited(code, sc, asBool, MaxExprLen, MaxNodes)
+}
+
+// compileLimited is compileExpr with other limits, for expressions whose
+// lists and macros were expanded.
+func compileLimited(code string, sc *schema, asBool bool, maxLen int, maxNodes uint) (*vm.Program, error) {
+	if len(code) > maxLen {
+		return nil, fmt.Errorf("expression longer than %d bytes", maxLen)
 	}
 	lint := &nilLint{schema: sc}
-	opts := append(envOptions(sc), expr.Patch(lint))
+	helpers := &helperLint{}
+	opts := append(envOptions(sc), expr.Patch(lint), expr.Patch(helpers), expr.MaxNodes(maxNodes))
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	} else {
@@ -73,6 +86,9 @@ func compileExpr(code string, sc *schema, asBool bool) (*vm.Program, error) {
 	if lint.err != nil {
 		return nil, lint.err.Bind(file.NewSource(code))
 	}
+	if helpers.err != nil {
+		return nil, helpers.err.Bind(file.NewSource(code))
+	}
 	return prog, nil
 }
 
@@ -83,6 +99,10 @@ func compileExpr(code string, sc *schema, asBool bool) (*vm.Program, error) {
 // field of a value that is neither nil nor a map (e.g. a string) is still
 // a runtime error.
 type nilSafe struct{}
+
+// stringBuiltins take a string as their first argument, which nilSafe
+// makes default to "".
+var stringBuiltins = map[string]bool{"lower": true, "upper": true, "trim": true}
 
 // collectionBuiltins take a collection as their first argument.
 var collectionBuiltins = map[string]bool{
@@ -105,7 +125,8 @@ func (nilSafe) Visit(node *ast.Node) {
 		chain := &ast.ChainNode{Node: n}
 		ast.Patch(node, chain)
 	case *ast.BuiltinNode:
-		if !collectionBuiltins[n.Name] || len(n.Arguments) == 0 {
+		str := stringBuiltins[n.Name]
+		if (!collectionBuiltins[n.Name] && !str) || len(n.Arguments) == 0 {
 			return
 		}
 		arg := n.Arguments[0]
@@ -115,7 +136,10 @@ func (nilSafe) Visit(node *ast.Node) {
 		if b, ok := arg.(*ast.BinaryNode); ok && b.Operator == "??" {
 			return
 		}
-		empty := &ast.ArrayNode{}
+		var empty ast.Node = &ast.ArrayNode{}
+		if str {
+			empty = &ast.StringNode{}
+		}
 		empty.SetLocation(arg.Location())
 		or := &ast.BinaryNode{Operator: "??", Left: arg, Right: empty}
 		or.SetLocation(arg.Location())
@@ -166,6 +190,64 @@ func (l *nilLint) Visit(node *ast.Node) {
 	l.err = &file.Error{Location: b.Location(), Message: id.Value + " " + msg}
 }
 
+// helperLint checks the literal arguments of helper functions that would
+// otherwise fail at run time: cidr's prefixes, regex's pattern, json's
+// path.
+type helperLint struct{ err *file.Error }
+
+// Visit implements ast.Visitor.
+func (l *helperLint) Visit(node *ast.Node) {
+	if l.err != nil {
+		return
+	}
+	if at, msg := checkHelperCall(*node); msg != "" {
+		l.err = &file.Error{Location: at.Location(), Message: msg}
+	}
+}
+
+// checkHelperCall checks node when it is a call of a helper with literal
+// arguments, and returns the offending argument and the problem.
+func checkHelperCall(node ast.Node) (ast.Node, string) {
+	c, ok := node.(*ast.CallNode)
+	if !ok {
+		return nil, ""
+	}
+	id, ok := c.Callee.(*ast.IdentifierNode)
+	if !ok {
+		return nil, ""
+	}
+	args := c.Arguments
+	switch {
+	case id.Value == "cidr" && len(args) > 1:
+		for _, a := range args[1:] {
+			elems := []ast.Node{a}
+			if arr, ok := a.(*ast.ArrayNode); ok {
+				elems = arr.Nodes
+			}
+			for _, e := range elems {
+				if s, ok := e.(*ast.StringNode); ok {
+					if _, ok := parsePrefix(s.Value); !ok {
+						return e, fmt.Sprintf("cidr: %q is not an IP address or CIDR prefix", s.Value)
+					}
+				}
+			}
+		}
+	case id.Value == "regex" && len(args) == 2:
+		if s, ok := args[1].(*ast.StringNode); ok {
+			if _, err := regexp.Compile(s.Value); err != nil {
+				return s, "regex: invalid pattern: " + err.Error()
+			}
+		}
+	case id.Value == "json" && len(args) == 2:
+		if s, ok := args[1].(*ast.StringNode); ok {
+			if _, err := jsonPath(nil, s.Value); err != nil {
+				return s, fmt.Sprintf("json: invalid path %q: %v", s.Value, err)
+			}
+		}
+	}
+	return nil, ""
+}
+
 // usedNames returns the identifiers an expression mentions (a superset of
 // the fields it reads) and whether it uses $env.
 func usedNames(code string) (map[string]bool, bool) {
@@ -196,7 +278,7 @@ type exprError struct {
 }
 
 // Error implements error.
-func (e *exprError) Error() string { return e.field + ": " + e.err.Message }
+func (e *exprError) Error() string { return e.field + ": " + strings.TrimSpace(e.err.Message) }
 
 // Unwrap returns expr's error.
 func (e *exprError) Unwrap() error { return e.err }

@@ -3,14 +3,25 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 
+	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
 )
 
-// parseRule reads one rule document and compiles it. It returns a nil rule
-// when the rule has any problem.
-func parseRule(src *source, n *yaml.Node) (*Rule, []error) {
+// pendingRule is a rule read from its document, to be compiled once every
+// list and macro is known.
+type pendingRule struct {
+	rule     *Rule
+	src      *source
+	nodes    map[string]*yaml.Node
+	excNodes []*yaml.Node
+}
+
+// parseRule reads one rule document. It returns nil when the rule has any
+// problem.
+func parseRule(src *source, n *yaml.Node) (*pendingRule, []error) {
 	if n.Kind != yaml.MappingNode {
 		return nil, []error{src.errAt(n, "", errors.New("a rule must be a YAML mapping"))}
 	}
@@ -21,6 +32,7 @@ func parseRule(src *source, n *yaml.Node) (*Rule, []error) {
 		}
 	}
 	var errs []error
+	var excNodes []*yaml.Node
 	fail := func(at *yaml.Node, format string, args ...any) {
 		errs = append(errs, src.errAt(at, r.ID, fmt.Errorf(format, args...)))
 	}
@@ -56,6 +68,11 @@ func parseRule(src *source, n *yaml.Node) (*Rule, []error) {
 			r.Description, err = scalar(v)
 		case "when":
 			r.When, err = scalar(v)
+		case "exceptions":
+			var bad *yaml.Node
+			if r.Exceptions, excNodes, bad, err = exprList(v); bad != nil {
+				v = bad
+			}
 		case "summary":
 			r.Summary, err = scalar(v)
 		case "tags":
@@ -82,14 +99,23 @@ func parseRule(src *source, n *yaml.Node) (*Rule, []error) {
 	if len(errs) > 0 {
 		return nil, errs
 	}
-	if errs = r.compile(src, nodes["when"], nodes["summary"]); len(errs) > 0 {
-		return nil, errs
-	}
-	return r, nil
+	return &pendingRule{rule: r, src: src, nodes: nodes, excNodes: excNodes}, nil
 }
 
-// compile compiles the rule's expressions for each of its sources.
-func (r *Rule) compile(src *source, whenNode, summaryNode *yaml.Node) []error {
+// compile compiles a pending rule with the lists and macros of defs, and
+// returns it, or nil and its problems.
+func (pr *pendingRule) compile(defs *scope) (*Rule, []error) {
+	if errs := pr.rule.compile(pr.src, defs, pr.nodes, pr.excNodes); len(errs) > 0 {
+		return nil, errs
+	}
+	return pr.rule, nil
+}
+
+// compile compiles the rule's expressions for each of its sources: when
+// and exceptions, with their $lists and $macros expanded, into one
+// program "(when) and not (exception) and not ...", and the summary.
+func (r *Rule) compile(src *source, defs *scope, nodes map[string]*yaml.Node, excNodes []*yaml.Node) []error {
+	whenNode, summaryNode := nodes["when"], nodes["summary"]
 	var errs []error
 	seen := map[string]bool{}
 	report := func(e *LoadError) {
@@ -101,37 +127,78 @@ func (r *Rule) compile(src *source, whenNode, summaryNode *yaml.Node) []error {
 	summary := r.Summary
 	if summary == "" {
 		summary = strings.ReplaceAll(r.Title, "{{", "{ {")
+		summaryNode = nil
 	}
+	// Expand $names, once for all sources.
+	when, rerrs := defs.expand(r.When)
+	for _, e := range rerrs {
+		report(src.errIn(whenNode, e.off, r.ID, fmt.Errorf("when: %w", e.err)))
+	}
+	excs := make([]*expanded, len(r.Exceptions))
+	for i, x := range r.Exceptions {
+		excs[i], rerrs = defs.expand(x)
+		for _, e := range rerrs {
+			report(src.errIn(excNodes[i], e.off, r.ID, fmt.Errorf("exceptions[%d]: %w", i, e.err)))
+		}
+	}
+	sum, rerrs := defs.expandTemplate(summary)
+	for _, e := range rerrs {
+		report(src.errIn(summaryNode, e.off, r.ID, fmt.Errorf("summary: %w", e.err)))
+	}
+	if len(errs) > 0 {
+		return errs
+	}
+	code := when.text
+	if len(excs) > 0 {
+		var b strings.Builder
+		b.WriteString("(" + when.text + "\n)")
+		for _, e := range excs {
+			b.WriteString(" and not (" + e.text + "\n)")
+		}
+		code = b.String()
+	}
+	var uses []string
+	for _, e := range append([]*expanded{when, sum}, excs...) {
+		uses = append(uses, e.usedNames()...)
+	}
+	slices.Sort(uses)
+	r.Uses = slices.Compact(uses)
+
 	r.programs = make(map[string]*program, len(r.Sources))
 	for _, name := range r.Sources {
 		sc := sources[name]
 		p := &program{source: name, schema: sc}
-		var err error
-		if p.when, err = compileExpr(r.When, sc, true); err != nil {
-			if fe, ok := asFileError(err); ok {
-				report(src.errIn(whenNode, fe.From, r.ID, &exprError{field: "when", err: fe}))
-			} else {
-				report(src.errAt(whenNode, r.ID, fmt.Errorf("when: %w", err)))
+		var failed bool
+		p.when, failed = compileField(src, r.ID, "when", whenNode, r.When, when, sc, report)
+		for i, e := range excs {
+			_, f := compileField(src, r.ID, fmt.Sprintf("exceptions[%d]", i), excNodes[i], r.Exceptions[i], e, sc, report)
+			failed = failed || f
+		}
+		if !failed && len(excs) > 0 {
+			var err error
+			if p.when, err = compileLimited(code, sc, true, len(code), MaxExpandedNodes); err != nil {
+				report(src.errAt(whenNode, r.ID, fmt.Errorf("when with exceptions: %w", err)))
 			}
 		}
-		if p.summary, err = compileTemplate(summary, sc); err != nil {
+		var err error
+		if p.summary, err = compileTemplate(sum.text, sc); err != nil {
 			var te *templateError
 			if errors.As(err, &te) && summaryNode != nil {
-				report(src.errIn(summaryNode, te.offset, r.ID, te.err))
+				report(src.errExpanded(summaryNode, sum, te.offset, r.ID, te.err))
 			} else {
 				report(src.errAt(whenNode, r.ID, err))
 			}
 		}
 		if err == nil && p.when != nil {
-			p.names, p.all = usedNames(r.When)
-			for _, code := range p.summary.codes {
-				names, all := usedNames(code)
+			p.names, p.all = usedNames(code)
+			for _, c := range p.summary.codes {
+				names, all := usedNames(c)
 				for k := range names {
 					p.names[k] = true
 				}
 				p.all = p.all || all
 			}
-			p.filter = analyze(r.When, sc)
+			p.filter = analyze(code, sc)
 		}
 		r.programs[name] = p
 	}
@@ -139,6 +206,55 @@ func (r *Rule) compile(src *source, whenNode, summaryNode *yaml.Node) []error {
 		r.programs = nil
 	}
 	return errs
+}
+
+// compileField compiles a when or exception expression e, written as
+// text in node n, as a boolean for schema sc, reporting its problems at
+// their position in the file. It reports whether it failed.
+func compileField(src *source, id, field string, n *yaml.Node, text string, e *expanded, sc *schema,
+	report func(*LoadError)) (*vm.Program, bool) {
+	if len(text) > MaxExprLen {
+		report(src.errAt(n, id, fmt.Errorf("%s: expression longer than %d bytes", field, MaxExprLen)))
+		return nil, true
+	}
+	maxLen, maxNodes := MaxExprLen, uint(MaxNodes)
+	if len(e.spans) > 0 {
+		maxLen, maxNodes = MaxExpandedLen, MaxExpandedNodes
+	}
+	prog, err := compileLimited(e.text, sc, true, maxLen, maxNodes)
+	if err != nil {
+		if fe, ok := asFileError(err); ok {
+			report(src.errExpanded(n, e, fe.From, id, &exprError{field: field, err: fe}))
+		} else {
+			report(src.errAt(n, id, fmt.Errorf("%s: %w", field, err)))
+		}
+		return nil, true
+	}
+	return prog, false
+}
+
+// exprList reads a list of expressions, or one expression, and their
+// nodes; on error, it returns the node at fault.
+func exprList(n *yaml.Node) ([]string, []*yaml.Node, *yaml.Node, error) {
+	items := []*yaml.Node{n}
+	if n.Kind == yaml.SequenceNode {
+		items = n.Content
+	}
+	var out []string
+	var nodes []*yaml.Node
+	for _, e := range items {
+		e = resolve(e)
+		s, err := scalar(e)
+		if err == nil && strings.TrimSpace(s) == "" {
+			err = errors.New("empty expression")
+		}
+		if err != nil {
+			return nil, nil, e, fmt.Errorf("list item: %w", err)
+		}
+		out = append(out, s)
+		nodes = append(nodes, e)
+	}
+	return out, nodes, nil, nil
 }
 
 // resolve follows an alias.

@@ -24,8 +24,11 @@ type Rule struct {
 	Sources []string
 	// Description says why the rule matters and how to triage it.
 	Description string
-	// When is the boolean expression.
+	// When is the boolean expression, as written.
 	When string
+	// Exceptions are boolean expressions of which none must be true for
+	// the rule to match, as written.
+	Exceptions []string
 	// Summary is the alert title template; its {{ }} parts are
 	// expressions. Empty means Title.
 	Summary string
@@ -35,6 +38,9 @@ type Rule struct {
 	References []string
 	// Tests are the rule's inline test cases.
 	Tests []RuleTest
+	// Uses are the names of the lists and macros the rule's expressions
+	// use, directly or through macros, sorted, without the $.
+	Uses []string
 	// File is the rule's file, as named to the loader.
 	File string
 	// Line is the line of the rule's document in File.
@@ -62,8 +68,8 @@ type RuleTest struct {
 }
 
 // ruleKeys are the keys a rule document may have, in canonical order.
-var ruleKeys = []string{"id", "title", "severity", "source", "description", "when", "summary",
-	"tags", "references", "tests"}
+var ruleKeys = []string{"id", "title", "severity", "source", "description", "when", "exceptions",
+	"summary", "tags", "references", "tests"}
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
 

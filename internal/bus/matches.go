@@ -29,7 +29,7 @@ func PartitionConsumer(p int) jetstream.ConsumerConfig {
 	return jetstream.ConsumerConfig{
 		Durable:       fmt.Sprintf("state-%02d", p),
 		FilterSubject: fmt.Sprintf("%s%d", MatchesSubject, p),
-		AckPolicy:     jetstream.AckAllPolicy,
+		AckPolicy:     jetstream.AckExplicitPolicy, // what a work queue needs
 		AckWait:       AckWait,
 		MaxAckPending: 20000,
 		MaxDeliver:    -1,

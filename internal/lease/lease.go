@@ -21,6 +21,7 @@ import (
 	"log/slog"
 	"strconv"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -52,6 +53,9 @@ type held struct {
 	rev    uint64
 	cancel context.CancelFunc
 	done   chan struct{}
+	// ended is set when Run returned on its own (it failed): the lease
+	// is given back at the next round so the partition is tried again.
+	ended atomic.Bool
 }
 
 // BucketConfig is the key-value bucket the leases need.
@@ -110,6 +114,11 @@ func (m *Manager) round(ctx context.Context) error {
 		m.mu.Lock()
 		h := m.held[p]
 		m.mu.Unlock()
+		if h.ended.Load() {
+			m.Log.Warn("partition stopped by itself; giving its lease back", "worker", m.Worker, "partition", p)
+			m.release(ctx, p)
+			continue
+		}
 		rev, err := m.KV.Update(ctx, partKey(p), []byte(m.Worker), h.rev)
 		if err != nil {
 			m.Log.Warn("partition lease lost", "worker", m.Worker, "partition", p, "err", err)
@@ -173,6 +182,9 @@ func (m *Manager) start(ctx context.Context, p int, rev uint64) {
 	go func() {
 		defer close(h.done)
 		m.Run(pctx, p)
+		if pctx.Err() == nil {
+			h.ended.Store(true)
+		}
 	}()
 }
 

@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"io/fs"
 	"log/slog"
 	"net"
 	"net/http"
@@ -45,17 +46,13 @@ type Options struct {
 // built-in rule of the same id. Rules that fail to load are reported in the
 // errors and left out; the rest are returned.
 func LoadRules(cfg config.Rules) ([]*detect.Rule, []error) {
-	var builtin, user []*detect.Rule
-	var errs []error
+	var builtin fs.FS
 	if cfg.Builtin {
-		rs, es := detect.LoadFS(rules.Builtin, ".")
-		builtin, errs = rs, append(errs, es...)
+		builtin = rules.Builtin
 	}
-	if len(cfg.Paths) > 0 {
-		rs, es := detect.LoadPaths(cfg.Paths)
-		user, errs = rs, append(errs, es...)
-	}
-	all, _ := detect.Merge(builtin, user)
+	// One load: the pack's and the user's lists and macros are shared,
+	// and a user's definition of a name replaces the pack's.
+	all, _, errs := detect.LoadSet(builtin, cfg.Paths)
 	return all, errs
 }
 
