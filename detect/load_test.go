@@ -33,7 +33,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name:  "unknown key",
 			files: map[string]string{"r/a.yaml": okRule + "colour: red\n"},
-			want:  []string{`r/a.yaml:6:1: rule ok-rule: unknown key "colour" (want one of id, title, severity, source, description, when, exceptions, summary, tags, references, tests)`},
+			want:  []string{`r/a.yaml:6:1: rule ok-rule: unknown key "colour" (want one of id, title, severity, source, description, when, exceptions, summary, tags, references, tests, threshold, distinct, new_term, spike, absence, dedup)`},
 		},
 		{
 			name:  "bad severity",

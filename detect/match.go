@@ -23,6 +23,16 @@ type Matcher struct {
 	vals    []scanValue
 	members []member
 	cand    []*engineRule
+	matches []event.Match
+}
+
+// Matches returns the matches of stateful rules that Match found since
+// the last call, and forgets them. They go to the state stage, which
+// counts them per group key.
+func (m *Matcher) Matches() []event.Match {
+	out := m.matches
+	m.matches = nil
+	return out
 }
 
 // NewMatcher returns a Matcher for one goroutine.
@@ -88,6 +98,17 @@ func (m *Matcher) Match(ev *event.Event, out []event.Finding) ([]event.Finding, 
 			continue
 		}
 		if res != true {
+			continue
+		}
+		if agg := r.rule.Aggregation; agg != nil {
+			key, value, err := agg.eval(&m.vm, ev.Source, env)
+			if err != nil {
+				m.e.counts[r.idx].errors.Add(1)
+				errs = append(errs, &RuleError{RuleID: r.rule.ID, EventID: ev.EventID, Err: err})
+				continue
+			}
+			m.e.counts[r.idx].matches.Add(1)
+			m.matches = append(m.matches, event.Match{RuleID: r.rule.ID, Key: key, Value: value, Event: *ev})
 			continue
 		}
 		summary, err := r.prog.summary.render(&m.vm, env)

@@ -83,6 +83,12 @@ func parseRule(src *source, n *yaml.Node) (*pendingRule, []error) {
 			var terrs []error
 			r.Tests, terrs = parseTests(src, r.ID, v)
 			errs = append(errs, terrs...)
+		case "threshold", "distinct", "new_term", "spike", "absence", "dedup":
+			if r.Aggregation != nil {
+				err = fmt.Errorf("%s: a rule has at most one of %s", k.Value, strings.Join(aggKeys, ", "))
+			} else {
+				r.Aggregation, err = parseAggregation(k.Value, v)
+			}
 		default:
 			err = fmt.Errorf("unknown key %q (want one of %s)", k.Value, strings.Join(ruleKeys, ", "))
 			v = k
@@ -191,7 +197,11 @@ func (r *Rule) compile(src *source, defs *scope, nodes map[string]*yaml.Node, ex
 		}
 		if err == nil && p.when != nil {
 			p.names, p.all = usedNames(code)
-			for _, c := range p.summary.codes {
+			codes := slices.Clone(p.summary.codes)
+			if r.Aggregation != nil {
+				codes = append(append(codes, r.Aggregation.By...), r.Aggregation.Field...)
+			}
+			for _, c := range codes {
 				names, all := usedNames(c)
 				for k := range names {
 					p.names[k] = true
@@ -201,6 +211,11 @@ func (r *Rule) compile(src *source, defs *scope, nodes map[string]*yaml.Node, ex
 			p.filter = analyze(code, sc)
 		}
 		r.programs[name] = p
+		if r.Aggregation != nil {
+			if err := r.Aggregation.compile(name, sc); err != nil {
+				report(src.errAt(whenNode, r.ID, err))
+			}
+		}
 	}
 	if len(errs) > 0 {
 		r.programs = nil

@@ -38,6 +38,10 @@ type Rule struct {
 	References []string
 	// Tests are the rule's inline test cases.
 	Tests []RuleTest
+	// Aggregation makes the rule stateful (threshold, distinct, ...):
+	// its matches are counted per group key, not each a finding; nil for
+	// a rule whose every match is a finding.
+	Aggregation *Aggregation
 	// Uses are the names of the lists and macros the rule's expressions
 	// use, directly or through macros, sorted, without the $.
 	Uses []string
@@ -69,7 +73,7 @@ type RuleTest struct {
 
 // ruleKeys are the keys a rule document may have, in canonical order.
 var ruleKeys = []string{"id", "title", "severity", "source", "description", "when", "exceptions",
-	"summary", "tags", "references", "tests"}
+	"summary", "tags", "references", "tests", "threshold", "distinct", "new_term", "spike", "absence", "dedup"}
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
 

@@ -32,6 +32,7 @@ type Config struct {
 	Rules      Rules      `yaml:"rules"`
 	Slack      Slack      `yaml:"slack"`
 	Ingest     Ingest     `yaml:"ingest"`
+	Detect     Detect     `yaml:"detect"`
 	Store      Store      `yaml:"store"`
 }
 
@@ -136,6 +137,13 @@ type Firehose struct {
 	AccessKeys []string `yaml:"access_keys"`
 }
 
+// Detect configures detection.
+type Detect struct {
+	// Lateness is how late, in event time, a match of a stateful rule
+	// may arrive and still be counted.
+	Lateness time.Duration `yaml:"lateness"`
+}
+
 // Store configures the ClickHouse writer.
 type Store struct {
 	// BatchSize is the most rows written in one insert.
@@ -155,6 +163,7 @@ func Default() Config {
 		Rules:      Rules{Builtin: true},
 		Ingest:     Ingest{SourceConfig: ingest.DefaultSourceConfig},
 		Store:      Store{BatchSize: 5000, FlushInterval: 250 * time.Millisecond},
+		Detect:     Detect{Lateness: 2 * time.Minute},
 	}
 }
 
@@ -311,6 +320,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.BatchSize < 1 || c.Store.BatchSize > 100000 {
 		bad("store.batch_size", "%d is outside 1..100000", c.Store.BatchSize)
+	}
+	if c.Detect.Lateness <= 0 {
+		bad("detect.lateness", "must be positive")
 	}
 	if c.Store.FlushInterval <= 0 {
 		bad("store.flush_interval", "must be positive")

@@ -15,6 +15,8 @@ import (
 // Matcher evaluates rules over one event; one per worker.
 type Matcher interface {
 	Match(ev *event.Event, out []event.Finding) ([]event.Finding, error)
+	// Matches returns (and forgets) the matches of stateful rules.
+	Matches() []event.Match
 }
 
 // Detect evaluates every event against the rules and publishes findings.
@@ -50,6 +52,20 @@ func (d *Detect) handle(ctx context.Context, mt Matcher, m jetstream.Msg) {
 		findings, err = mt.Match(&evs[i], findings)
 		if err != nil {
 			d.Log.Warn("rule evaluation error", "event_id", evs[i].EventID, "err", err)
+		}
+	}
+	// Matches of stateful rules go to their partitions; a batch is
+	// acknowledged only once they and the findings are stored, and a
+	// redelivered batch publishes the same match ids.
+	if ms := mt.Matches(); len(ms) > 0 {
+		if err := d.Bus.PublishMatches(ctx, ms); err != nil {
+			if lastTry(m) {
+				giveUp(ctx, d.Bus, d.Log, "detect", m, fmt.Errorf("publishing matches: %w", err))
+				return
+			}
+			d.Log.Error("publishing matches, will retry", "err", err)
+			_ = m.NakWithDelay(time.Second)
+			return
 		}
 	}
 	if len(findings) > 0 {
