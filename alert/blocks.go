@@ -1,6 +1,7 @@
 package alert
 
 import (
+	"fmt"
 	"strings"
 	"time"
 
@@ -34,6 +35,13 @@ func Blocks(f event.Finding) []slack.Block {
 	}
 	if summary != "" {
 		blocks = append(blocks, slack.NewSectionBlock(mrkdwn(Escape(summary)), nil, nil))
+	}
+
+	if f.Count > 0 {
+		// A stateful rule: who, how many, over what time.
+		text := fmt.Sprintf("*%d matches* from %s to %s\n*Key* ", f.Count,
+			f.FirstSeen.UTC().Format(time.RFC3339), f.LastSeen.UTC().Format(time.RFC3339))
+		blocks = append(blocks, slack.NewSectionBlock(labelled(text, f.GroupKey, MaxTextLen), nil, nil))
 	}
 
 	if msg := f.Event.Message; msg != "" && msg != f.Summary {

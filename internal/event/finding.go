@@ -30,8 +30,17 @@ type Finding struct {
 	Severity string `json:"severity"`
 	// Tags are MITRE ATT&CK ids and other labels.
 	Tags []string `json:"tags,omitempty"`
-	// EventIDs are the ids of the matching events.
+	// EventIDs are the ids of the matching events (for a stateful rule,
+	// a bounded sample of the events it counted).
 	EventIDs []string `json:"event_ids"`
+	// GroupKey, Count, FirstSeen and LastSeen describe what a stateful
+	// rule counted: the group key (the entity to act on), how many
+	// matches, and the first and last of their times. Empty for a
+	// single-event finding.
+	GroupKey  string    `json:"group_key,omitempty"`
+	Count     int       `json:"count,omitempty"`
+	FirstSeen time.Time `json:"first_seen,omitzero"`
+	LastSeen  time.Time `json:"last_seen,omitzero"`
 	// Event is the (last) matching event.
 	Event Event `json:"event"`
 }

@@ -78,6 +78,9 @@ func (s *State) specs() map[string]state.Spec {
 
 func stateKey(p int) string { return "p." + strconv.Itoa(p) }
 
+// maxFuture is how far ahead of the wall clock an event time is believed.
+const maxFuture = 5 * time.Minute
+
 // restore loads partition p's checkpoint, or starts empty when there is
 // none or it was made for other rules. rev is the checkpoint's revision
 // (0: none), which the next checkpoint must replace.
@@ -185,7 +188,13 @@ func (s *State) partition(ctx context.Context, p int) error {
 				pending = append(pending, msg)
 				continue
 			}
-			for _, f := range part.Apply(state.Match{Rule: m.RuleID, Key: m.Key, Time: m.Event.Time, EventID: m.Event.EventID,
+			// A forged far-future time would move the clock and make
+			// every later match late.
+			at := m.Event.Time
+			if limit := time.Now().Add(maxFuture); at.After(limit) {
+				at = limit
+			}
+			for _, f := range part.Apply(state.Match{Rule: m.RuleID, Key: m.Key, Time: at, EventID: m.Event.EventID,
 				Value: m.Value, Step: m.Step, Seq: meta.Sequence.Stream}) {
 				events[f.ID] = m.Event
 				findings = append(findings, s.finding(f, events))
@@ -216,11 +225,14 @@ func (s *State) finding(f state.Firing, events map[string]event.Event) event.Fin
 	if !ok {
 		ev = event.Event{Time: f.Last, EventID: f.ID}
 	}
-	summary := fmt.Sprintf("%s: %s (%d between %s and %s)", r.Title, f.Key, f.Count,
-		f.First.Format(time.RFC3339), f.Last.Format(time.RFC3339))
+	summary := fmt.Sprintf("%s: %s (%d in %s)", r.Title, f.Key, f.Count, f.Last.Sub(f.First).Round(time.Second))
+	if f.Value != "" {
+		summary += ": " + f.Value
+	}
 	return event.Finding{
 		AlertID: f.ID, Time: f.Last, DetectedAt: time.Now().UTC(), RuleID: f.Rule, RuleTitle: r.Title,
 		Summary: summary, Severity: r.Severity, Tags: r.Tags, EventIDs: append([]string(nil), f.EventIDs...), Event: ev,
+		GroupKey: f.Key, Count: f.Count, FirstSeen: f.First, LastSeen: f.Last,
 	}
 }
 

@@ -143,7 +143,8 @@ func (s *Store) InsertAlerts(ctx context.Context, fs []event.Finding, checkExist
 		e := &f.Event
 		if err := batch.Append(ids[i], time.Unix(sec, 0), nsec, time.Unix(dsec, 0), dnsec,
 			f.RuleID, f.RuleTitle, f.Summary, f.Severity, nonNil(f.Tags), nonNil(f.EventIDs),
-			e.Actor, e.SrcIP, e.Account, e.Region, e.Service, evJSON); err != nil {
+			e.Actor, e.SrcIP, e.Account, e.Region, e.Service, evJSON,
+			f.GroupKey, uint32(max(f.Count, 0)), storableTime(f.FirstSeen), storableTime(f.LastSeen)); err != nil {
 			return 0, fmt.Errorf("clickhouse: alert %s: %w", ids[i], err)
 		}
 	}
@@ -183,4 +184,13 @@ func appendColumns(batch driver.Batch, t tableDef, cols []any) error {
 		}
 	}
 	return nil
+}
+
+// storableTime is t, or the epoch for the zero time (a DateTime column
+// cannot hold year 1).
+func storableTime(t time.Time) time.Time {
+	if t.Before(time.Unix(0, 0)) {
+		return time.Unix(0, 0)
+	}
+	return t
 }

@@ -193,12 +193,18 @@ func (s *Store) Alerts(ctx context.Context, q AlertQuery) ([]event.Finding, erro
 			tNsec, detNsec           uint32
 			actor, ip, acct, reg, sv string
 			evJSON                   string
+			count                    uint32
+			first, last              time.Time
 		)
 		if err := rows.Scan(&f.AlertID, &t, &tNsec, &det, &detNsec, &f.RuleID, &f.RuleTitle,
-			&f.Summary, &f.Severity, &f.Tags, &f.EventIDs, &actor, &ip, &acct, &reg, &sv, &evJSON); err != nil {
+			&f.Summary, &f.Severity, &f.Tags, &f.EventIDs, &actor, &ip, &acct, &reg, &sv, &evJSON,
+			&f.GroupKey, &count, &first, &last); err != nil {
 			return nil, fmt.Errorf("clickhouse: query %s.alerts: %w", s.db, err)
 		}
 		f.Time, f.DetectedAt = joinTime(t, tNsec), joinTime(det, detNsec)
+		if f.Count = int(count); f.Count > 0 {
+			f.FirstSeen, f.LastSeen = first.UTC(), last.UTC()
+		}
 		if len(f.Tags) == 0 {
 			f.Tags = nil
 		}

@@ -76,6 +76,10 @@ var alertsTable = tableDef{
 		{"region", "String", ""},
 		{"service", "String", ""},
 		{"event", "String", "the (last) matching event as JSON"},
+		{"group_key", "String", "a stateful rule's group key"},
+		{"count", "UInt32", "the matches a stateful rule counted"},
+		{"first_seen", "DateTime('UTC')", "the first counted match (stateful rules)"},
+		{"last_seen", "DateTime('UTC')", "the last counted match (stateful rules)"},
 	},
 	// Alerts are few: monthly partitions keep the part count low.
 	engine: "ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMM(time) ORDER BY (rule_id, time, alert_id)",
