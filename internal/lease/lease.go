@@ -27,7 +27,9 @@ import (
 	"github.com/nats-io/nats.go/jetstream"
 )
 
-// Manager holds one worker's leases.
+// Manager holds one worker's leases. A worker restarted under the same
+// name takes its leases back at once instead of waiting for them to
+// expire.
 type Manager struct {
 	// KV is the lease bucket; its TTL must be TTL.
 	KV jetstream.KeyValue
@@ -141,7 +143,15 @@ func (m *Manager) round(ctx context.Context) error {
 		}
 		rev, err := m.KV.Create(ctx, partKey(p), []byte(m.Worker))
 		if err != nil {
-			continue // owned by another worker
+			// Owned: by another worker, or by this worker before a
+			// restart (same name), whose lease it takes back at once.
+			e, gerr := m.KV.Get(ctx, partKey(p))
+			if gerr != nil || string(e.Value()) != m.Worker {
+				continue
+			}
+			if rev, err = m.KV.Update(ctx, partKey(p), []byte(m.Worker), e.Revision()); err != nil {
+				continue
+			}
 		}
 		m.start(ctx, p, rev)
 	}

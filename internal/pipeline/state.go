@@ -4,8 +4,10 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"log/slog"
 	"os"
+	"path/filepath"
 	"strconv"
 	"time"
 
@@ -123,7 +125,18 @@ func (s *State) partition(ctx context.Context, p int) error {
 	if err != nil {
 		return err
 	}
-	cons, err := s.Bus.JS.CreateOrUpdateConsumer(ctx, bus.MatchesStream, bus.PartitionConsumer(p))
+	// A fresh consumer delivers what the stream still holds (the work
+	// queue keeps only unacknowledged matches) in stream order: first
+	// what the previous owner applied but had not checkpointed (skipped
+	// by sequence, or counted again from an older checkpoint), then the
+	// rest. Reusing the old consumer would deliver new matches before its
+	// unacknowledged ones come back, and those would then be skipped as
+	// already applied.
+	cc := bus.PartitionConsumer(p)
+	if err := s.Bus.JS.DeleteConsumer(ctx, bus.MatchesStream, cc.Durable); err != nil && !errors.Is(err, jetstream.ErrConsumerNotFound) {
+		return fmt.Errorf("reset consumer: %w", err)
+	}
+	cons, err := s.Bus.JS.CreateConsumer(ctx, bus.MatchesStream, cc)
 	if err != nil {
 		return fmt.Errorf("consumer: %w", err)
 	}
@@ -247,8 +260,16 @@ func statefulRules(rules []*detect.Rule) map[string]StatefulRule {
 	return out
 }
 
-// workerName names this process among the detect workers.
-func workerName() string {
+// workerName names this process among the detect workers: the host and
+// data directory, stable across restarts, so that a restarted worker
+// takes its partitions back at once.
+func workerName(dataDir string) string {
 	host, _ := os.Hostname()
-	return fmt.Sprintf("%s-%d-%d", host, os.Getpid(), time.Now().UnixNano()%1e6)
+	abs, err := filepath.Abs(dataDir)
+	if err != nil {
+		abs = dataDir
+	}
+	h := fnv.New32a()
+	h.Write([]byte(abs))
+	return fmt.Sprintf("%s-%08x", host, h.Sum32())
 }
