@@ -23,17 +23,29 @@ type Aggregation struct {
 	By []string
 	// Field is distinct's counted value, or new_term's term expressions.
 	Field []string
+	// Steps are a sequence's ordered step conditions, as written (with
+	// their $lists and $macros); Spec.Steps is their number.
+	Steps []string
+	// Absent is a sequence's absent-event condition, as written, or "".
+	Absent string
 
 	progs map[string]*aggProgram // by source
+	// stepNodes and absentNode are where Steps and Absent are written.
+	stepNodes  []*yaml.Node
+	absentNode *yaml.Node
 }
 
 // aggProgram is an aggregation's expressions compiled for one source.
 type aggProgram struct {
 	by, field []*vm.Program
+	// steps and absent are a sequence's conditions (absent nil when
+	// there is none).
+	steps  []*vm.Program
+	absent *vm.Program
 }
 
 // aggKeys are the rule keys that make a rule stateful.
-var aggKeys = []string{"threshold", "distinct", "new_term", "spike", "absence", "dedup"}
+var aggKeys = []string{"threshold", "distinct", "sequence", "new_term", "spike", "absence", "dedup"}
 
 // isAggKey says whether a rule key names an aggregation.
 func isAggKey(k string) bool {
@@ -49,24 +61,26 @@ func isAggKey(k string) bool {
 //
 //	threshold: {count: N, window: D, by: [exprs]}
 //	distinct:  {field: expr, count: N, window: D, by: [exprs]}
+//	sequence:  {by: [exprs], within: D, steps: [{when: expr}, ...], absent: expr}
 //	new_term:  {fields: [exprs], history: D, by: [exprs]}
 //	spike:     {window: D, factor: F, min_count: N, by: [exprs]}
 //	absence:   {window: D, by: [exprs]}
 //	dedup:     {key: expr | by: [exprs], period: D}
 //
-// and max_keys for each.
-func parseAggregation(kind string, n *yaml.Node) (*Aggregation, error) {
+// and max_keys for each. On error, at is the node at fault (nil: n).
+func parseAggregation(kind string, n *yaml.Node) (a *Aggregation, at *yaml.Node, err error) {
 	k, err := state.ParseKind(kind)
 	if err != nil {
-		return nil, err
+		return nil, nil, err
 	}
 	if n.Kind != yaml.MappingNode {
-		return nil, fmt.Errorf("%s must be a mapping", kind)
+		return nil, nil, fmt.Errorf("%s must be a mapping", kind)
 	}
-	a := &Aggregation{Spec: state.Spec{Kind: k}}
+	a = &Aggregation{Spec: state.Spec{Kind: k}}
 	allowed := map[state.Kind][]string{
 		state.Threshold: {"count", "window", "by", "max_keys"},
 		state.Distinct:  {"field", "count", "window", "by", "max_keys"},
+		state.Sequence:  {"by", "within", "steps", "absent", "max_keys"},
 		state.NewTerm:   {"fields", "history", "by", "max_keys"},
 		state.Spike:     {"window", "factor", "min_count", "by", "max_keys"},
 		state.Absence:   {"window", "by", "max_keys"},
@@ -75,7 +89,7 @@ func parseAggregation(kind string, n *yaml.Node) (*Aggregation, error) {
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, v := n.Content[i].Value, resolve(n.Content[i+1])
 		if !contains(allowed, key) {
-			return nil, fmt.Errorf("%s: unknown key %q (want one of %s)", kind, key, strings.Join(allowed, ", "))
+			return nil, n.Content[i], fmt.Errorf("%s: unknown key %q (want one of %s)", kind, key, strings.Join(allowed, ", "))
 		}
 		var err error
 		switch key {
@@ -87,7 +101,7 @@ func parseAggregation(kind string, n *yaml.Node) (*Aggregation, error) {
 			err = v.Decode(&a.Spec.MaxKeys)
 		case "factor":
 			err = v.Decode(&a.Spec.Factor)
-		case "window", "history", "period":
+		case "window", "history", "period", "within":
 			var s string
 			if err = v.Decode(&s); err == nil {
 				a.Spec.Window, err = time.ParseDuration(s)
@@ -108,18 +122,35 @@ func parseAggregation(kind string, n *yaml.Node) (*Aggregation, error) {
 					a.Field = []string{s}
 				}
 			}
+		case "steps":
+			var bad *yaml.Node
+			if bad, err = a.parseSteps(v); bad != nil {
+				v = bad
+			}
+		case "absent":
+			var s string
+			if s, err = scalar(v); err == nil && strings.TrimSpace(s) == "" {
+				err = errors.New("empty expression")
+			}
+			a.Absent, a.absentNode = s, v
 		}
 		if err != nil {
-			return nil, fmt.Errorf("%s.%s: %w", kind, key, err)
+			return nil, v, fmt.Errorf("%s.%s: %w", kind, key, err)
 		}
 	}
 	if (k == state.Distinct || k == state.NewTerm) && len(a.Field) == 0 {
-		return nil, fmt.Errorf("%s: missing %s", kind, map[state.Kind]string{state.Distinct: "field", state.NewTerm: "fields"}[k])
+		return nil, nil, fmt.Errorf("%s: missing %s", kind, map[state.Kind]string{state.Distinct: "field", state.NewTerm: "fields"}[k])
+	}
+	if k == state.Sequence {
+		if len(a.Steps) == 0 {
+			return nil, nil, errors.New("sequence: missing steps")
+		}
+		a.Spec.Steps, a.Spec.Absent = len(a.Steps), a.Absent != ""
 	}
 	if err := a.Spec.Validate(); err != nil {
-		return nil, fmt.Errorf("%s: %w", kind, err)
+		return nil, nil, fmt.Errorf("%s: %w", kind, err)
 	}
-	return a, nil
+	return a, nil, nil
 }
 
 func contains(list []string, s string) bool {
@@ -163,6 +194,10 @@ func (a *Aggregation) eval(v *vm.VM, source string, env map[string]any) (key, va
 		return "", "", errors.New("aggregation not compiled for source " + source)
 	}
 	render := func(progs []*vm.Program) (string, error) {
+		if len(progs) == 1 { // the common case, without a copy
+			out, err := v.Run(progs[0], env)
+			return keyString(out), err
+		}
 		var b strings.Builder
 		for i, prog := range progs {
 			out, err := v.Run(prog, env)
@@ -172,9 +207,7 @@ func (a *Aggregation) eval(v *vm.VM, source string, env map[string]any) (key, va
 			if i > 0 {
 				b.WriteString(keySep)
 			}
-			if out != nil {
-				fmt.Fprint(&b, out)
-			}
+			b.WriteString(keyString(out))
 		}
 		return b.String(), nil
 	}
@@ -183,4 +216,16 @@ func (a *Aggregation) eval(v *vm.VM, source string, env map[string]any) (key, va
 	}
 	value, err = render(p.field)
 	return key, value, err
+}
+
+// keyString renders one value of a group key or term: nil as "".
+func keyString(v any) string {
+	switch x := v.(type) {
+	case nil:
+		return ""
+	case string:
+		return x
+	default:
+		return fmt.Sprint(x)
+	}
 }

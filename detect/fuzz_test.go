@@ -32,6 +32,9 @@ func FuzzLoad(f *testing.F) {
 		"id: a\ntitle: t\nseverity: low\nsource: cloudtrail\nwhen: >\n  eventName in [\"a\"]\n  and requestParameters?.x == 1\ntests:\n  - {expect: true, event: {eventSource: s, eventName: a}}\n",
 		"id: &a x\ntitle: *a\nseverity: low\nsource: [cloudtrail]\nwhen: \"true\"\n",
 		"id: a\ntitle: t\nseverity: low\nsource: cloudtrail\nwhen: 'let x = 1; eventName == \"a\" or x == 2'\n",
+		"id: a\ntitle: t\nseverity: low\nsource: k8s-audit\nwhen: \"true\"\nsequence:\n  by: [user.username]\n  within: 1m\n  steps:\n    - when: verb == \"create\"\n    - when: verb == \"get\"\n  absent: verb == \"delete\"\n",
+		"id: a\ntitle: t\nseverity: low\nsource: cloudtrail\nwhen: errorCode != \"\"\nthreshold: {count: 2, window: 1m, by: [eventName]}\ntests:\n" +
+			"  - {name: n, events: [{at: 0s, repeat: 3, every: 10s, event: {eventSource: s, eventName: a, errorCode: x}}], until: 1h, expect: [{count: 2, key: a}]}\n",
 	} {
 		f.Add([]byte(s))
 	}

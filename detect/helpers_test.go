@@ -165,7 +165,12 @@ func testRecords(t testing.TB) [][]byte {
 		records = append(records, readNDJSON(t, demoFile)...)
 		for _, r := range builtinRules(t) {
 			for _, tc := range r.Tests {
-				records = append(records, normalizeTime(tc.Event))
+				if tc.Event != nil {
+					records = append(records, normalizeTime(tc.Event))
+				}
+				for _, te := range tc.Events {
+					records = append(records, normalizeTime(te.Event))
+				}
 			}
 		}
 		for _, recs := range stratusFiles(t) {

@@ -33,7 +33,7 @@ func TestLoadErrors(t *testing.T) {
 		{
 			name:  "unknown key",
 			files: map[string]string{"r/a.yaml": okRule + "colour: red\n"},
-			want:  []string{`r/a.yaml:6:1: rule ok-rule: unknown key "colour" (want one of id, title, severity, source, description, when, exceptions, summary, tags, references, tests, threshold, distinct, new_term, spike, absence, dedup)`},
+			want:  []string{`r/a.yaml:6:1: rule ok-rule: unknown key "colour" (want one of id, title, severity, source, description, when, exceptions, summary, tags, references, tests, threshold, distinct, sequence, new_term, spike, absence, dedup)`},
 		},
 		{
 			name:  "bad severity",
@@ -121,8 +121,8 @@ when: |
     expect: true
     evnt: {}
 `},
-			want: []string{"r/a.yaml:8:13: rule ok-rule: expect must be true or false",
-				`r/a.yaml:12:5: rule ok-rule: unknown test key "evnt" (want name, expect, event)`,
+			want: []string{"r/a.yaml:8:13: rule ok-rule: expect must be true or false (or, with events, a list of findings)",
+				`r/a.yaml:12:5: rule ok-rule: unknown test key "evnt" (want name, expect, event, or events and until)`,
 				`r/a.yaml:10:5: rule ok-rule: test "two": missing "event"`},
 		},
 		{

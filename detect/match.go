@@ -10,6 +10,7 @@ import (
 
 	"github.com/expr-lang/expr/vm"
 
+	"github.com/tripline/tripline/detect/state"
 	"github.com/tripline/tripline/internal/event"
 )
 
@@ -24,11 +25,14 @@ type Matcher struct {
 	members []member
 	cand    []*engineRule
 	matches []event.Match
+	steps   []int // sequence steps scratch
 }
 
 // Matches returns the matches of stateful rules that Match found since
 // the last call, and forgets them. They go to the state stage, which
-// counts them per group key.
+// counts them per group key. An event gives a sequence rule one match per
+// step it satisfies (Step is the step's index; len(steps) for absent),
+// and none when it satisfies no step.
 func (m *Matcher) Matches() []event.Match {
 	out := m.matches
 	m.matches = nil
@@ -101,14 +105,32 @@ func (m *Matcher) Match(ev *event.Event, out []event.Finding) ([]event.Finding, 
 			continue
 		}
 		if agg := r.rule.Aggregation; agg != nil {
-			key, value, err := agg.eval(&m.vm, ev.Source, env)
+			steps := m.steps[:0]
+			if agg.Spec.Kind == state.Sequence {
+				// One match per step (and absent) the event satisfies.
+				steps, err = agg.evalSteps(&m.vm, ev.Source, env, steps)
+				m.steps = steps
+				if err == nil && len(steps) == 0 {
+					continue
+				}
+			}
+			var key, value string
+			if err == nil {
+				key, value, err = agg.eval(&m.vm, ev.Source, env)
+			}
 			if err != nil {
 				m.e.counts[r.idx].errors.Add(1)
 				errs = append(errs, &RuleError{RuleID: r.rule.ID, EventID: ev.EventID, Err: err})
 				continue
 			}
 			m.e.counts[r.idx].matches.Add(1)
-			m.matches = append(m.matches, event.Match{RuleID: r.rule.ID, Key: key, Value: value, Event: *ev})
+			if agg.Spec.Kind != state.Sequence {
+				m.matches = append(m.matches, event.Match{RuleID: r.rule.ID, Key: key, Value: value, Event: *ev})
+				continue
+			}
+			for _, step := range steps {
+				m.matches = append(m.matches, event.Match{RuleID: r.rule.ID, Key: key, Value: value, Step: step, Event: *ev})
+			}
 			continue
 		}
 		summary, err := r.prog.summary.render(&m.vm, env)

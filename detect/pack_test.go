@@ -21,8 +21,10 @@ func TestBuiltinPack(t *testing.T) {
 			if r.Description == "" || len(r.Tags) == 0 || r.Summary == "" {
 				t.Error("rule needs a description, tags and a summary")
 			}
-			if r.Prefilter(r.Sources[0]) == "" {
+			if r.Prefilter(r.Sources[0]) == "" && !unfilterable[r.ID] {
 				t.Error("rule has no prefilter: every event of its source would be decoded for it")
+			} else if r.Prefilter(r.Sources[0]) != "" && unfilterable[r.ID] {
+				t.Error("rule has a prefilter now: take it off the unfilterable list")
 			}
 			pos, neg := 0, 0
 			for _, res := range RunTests(r, decoders) {
@@ -40,6 +42,18 @@ func TestBuiltinPack(t *testing.T) {
 			}
 		})
 	}
+}
+
+// unfilterable are the built-in rules that cannot have a prefilter
+// without missing events: the 401/403 rules read the normalized
+// status_code, since the raw status is a number or a string depending on
+// the log format (a prefilter compares raw fields with string literals).
+// No other rule of their sources loses its prefilter by it (the engine
+// prefilters a source only when all its rules have one), since these
+// sources have no other rules; a CloudTrail rule must never be here.
+var unfilterable = map[string]bool{
+	"apigateway-auth-failure-burst": true,
+	"envoy-auth-failure-burst":      true,
 }
 
 // TestBuiltinPackQuietOnBenign checks that no rule fires on routine

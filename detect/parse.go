@@ -83,11 +83,14 @@ func parseRule(src *source, n *yaml.Node) (*pendingRule, []error) {
 			var terrs []error
 			r.Tests, terrs = parseTests(src, r.ID, v)
 			errs = append(errs, terrs...)
-		case "threshold", "distinct", "new_term", "spike", "absence", "dedup":
+		case "threshold", "distinct", "sequence", "new_term", "spike", "absence", "dedup":
 			if r.Aggregation != nil {
 				err = fmt.Errorf("%s: a rule has at most one of %s", k.Value, strings.Join(aggKeys, ", "))
 			} else {
-				r.Aggregation, err = parseAggregation(k.Value, v)
+				var at *yaml.Node
+				if r.Aggregation, at, err = parseAggregation(k.Value, v); at != nil {
+					v = at
+				}
 			}
 		default:
 			err = fmt.Errorf("unknown key %q (want one of %s)", k.Value, strings.Join(ruleKeys, ", "))
@@ -100,6 +103,13 @@ func parseRule(src *source, n *yaml.Node) (*pendingRule, []error) {
 	for _, key := range []string{"id", "title", "severity", "source", "when"} {
 		if v, ok := nodes[key]; !ok || (v.Kind == yaml.ScalarNode && strings.TrimSpace(v.Value) == "") {
 			fail(n, "missing required key %q", key)
+		}
+	}
+	if r.Aggregation == nil {
+		for _, t := range r.Tests {
+			if t.Timed() {
+				errs = append(errs, src.errAt(t.node, r.ID, fmt.Errorf("test %q: timed tests (events:) are for stateful rules; use event: and expect: true/false", t.Name)))
+			}
 		}
 	}
 	if len(errs) > 0 {
@@ -151,6 +161,7 @@ func (r *Rule) compile(src *source, defs *scope, nodes map[string]*yaml.Node, ex
 	for _, e := range rerrs {
 		report(src.errIn(summaryNode, e.off, r.ID, fmt.Errorf("summary: %w", e.err)))
 	}
+	seq := r.expandSequence(src, defs, report)
 	if len(errs) > 0 {
 		return errs
 	}
@@ -164,7 +175,7 @@ func (r *Rule) compile(src *source, defs *scope, nodes map[string]*yaml.Node, ex
 		code = b.String()
 	}
 	var uses []string
-	for _, e := range append([]*expanded{when, sum}, excs...) {
+	for _, e := range append(append([]*expanded{when, sum}, excs...), seq.all()...) {
 		uses = append(uses, e.usedNames()...)
 	}
 	slices.Sort(uses)
@@ -186,6 +197,13 @@ func (r *Rule) compile(src *source, defs *scope, nodes map[string]*yaml.Node, ex
 				report(src.errAt(whenNode, r.ID, fmt.Errorf("when with exceptions: %w", err)))
 			}
 		}
+		var steps []*vm.Program
+		var absent *vm.Program
+		if seq != nil {
+			var f bool
+			steps, absent, f = seq.compile(src, r, sc, report)
+			failed = failed || f
+		}
 		var err error
 		if p.summary, err = compileTemplate(sum.text, sc); err != nil {
 			var te *templateError
@@ -201,6 +219,9 @@ func (r *Rule) compile(src *source, defs *scope, nodes map[string]*yaml.Node, ex
 			if r.Aggregation != nil {
 				codes = append(append(codes, r.Aggregation.By...), r.Aggregation.Field...)
 			}
+			for _, e := range seq.all() {
+				codes = append(codes, e.text)
+			}
 			for _, c := range codes {
 				names, all := usedNames(c)
 				for k := range names {
@@ -208,12 +229,16 @@ func (r *Rule) compile(src *source, defs *scope, nodes map[string]*yaml.Node, ex
 				}
 				p.all = p.all || all
 			}
-			p.filter = analyze(code, sc)
+			// A sequence rule emits a match only when a step (or absent)
+			// is true too, so its steps narrow the prefilter.
+			p.filter = analyze(seq.filterCode(code), sc)
 		}
 		r.programs[name] = p
 		if r.Aggregation != nil {
 			if err := r.Aggregation.compile(name, sc); err != nil {
 				report(src.errAt(whenNode, r.ID, err))
+			} else if seq != nil && !failed {
+				r.Aggregation.progs[name].steps, r.Aggregation.progs[name].absent = steps, absent
 			}
 		}
 	}

@@ -5,6 +5,9 @@ import (
 	"fmt"
 	"regexp"
 	"slices"
+	"time"
+
+	"go.yaml.in/yaml/v3"
 
 	"github.com/tripline/tripline/internal/event"
 )
@@ -59,21 +62,38 @@ type Rule struct {
 }
 
 // RuleTest is an inline test case: a raw record of the rule's first
-// source and whether the rule must match it.
+// source and whether the rule must match it, or, for a stateful rule, a
+// timed list of records and the exact findings they must give (see
+// TestEvent).
 type RuleTest struct {
 	// Name describes the case.
 	Name string
-	// Expect is whether the rule must match.
+	// Expect is whether the rule must match (a single-event case); for a
+	// timed case, whether it expects any finding.
 	Expect bool
-	// Event is the raw record, as JSON.
+	// Event is the raw record, as JSON (a single-event case).
 	Event json.RawMessage
+	// Events are a timed case's records (nil for a single-event case).
+	Events []TestEvent
+	// Findings are the findings a timed case expects, exactly and in
+	// order (none: the rule must stay silent).
+	Findings []TestFinding
+	// Until, if not zero, is the event time a timed case's clock is moved
+	// to at the end; zero moves it far past the last event, so that every
+	// pending silence (absence, a sequence's absent event) is decided.
+	Until time.Time
 	// Line is where the case starts in the rule's file.
 	Line int
+
+	node *yaml.Node
 }
+
+// Timed reports whether the case is a timed multi-event case.
+func (t *RuleTest) Timed() bool { return t.Events != nil }
 
 // ruleKeys are the keys a rule document may have, in canonical order.
 var ruleKeys = []string{"id", "title", "severity", "source", "description", "when", "exceptions",
-	"summary", "tags", "references", "tests", "threshold", "distinct", "new_term", "spike", "absence", "dedup"}
+	"summary", "tags", "references", "tests", "threshold", "distinct", "sequence", "new_term", "spike", "absence", "dedup"}
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
 

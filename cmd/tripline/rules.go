@@ -1,8 +1,11 @@
 package main
 
 import (
+	"cmp"
 	"errors"
 	"fmt"
+	"slices"
+	"strings"
 	"text/tabwriter"
 
 	"github.com/spf13/cobra"
@@ -78,17 +81,26 @@ func newRulesTestCmd() *cobra.Command {
 		Short: "Run every rule's inline tests",
 		Long: `Test compiles each rule and runs the events in its tests: section through the
 source's real decoder and the rule engine, comparing each verdict with the
-expected one. It exits non-zero when a rule fails to load or a test fails,
-so it fits CI and pre-commit hooks.`,
+expected one. A stateful rule's timed tests (events: with at/repeat/every)
+also run the matches through the state machines, in event time, and must
+give exactly the findings listed under expect: (count, group key); a
+failure lists the expected and actual findings. It exits non-zero when a
+rule fails to load or a test fails, so it fits CI and pre-commit hooks.`,
 		Example: `  tripline rules test
   tripline rules test --no-builtin rules/custom/ -v`,
 		RunE: func(cmd *cobra.Command, args []string) error {
 			rs, loadErr := loadRuleSet(cmd, args)
 			decoders := ingest.Decoders(ingest.DefaultSourceConfig)
 			out := cmd.OutOrStdout()
-			passed, failed := 0, 0
+			passed, failed, timed, stateful := 0, 0, 0, 0
 			for _, r := range rs {
+				if r.Aggregation != nil {
+					stateful++
+				}
 				for _, res := range detect.RunTests(r, decoders) {
+					if res.Timed {
+						timed++
+					}
 					if res.Passed {
 						passed++
 						if verbose {
@@ -97,16 +109,23 @@ so it fits CI and pre-commit hooks.`,
 						continue
 					}
 					failed++
-					fmt.Fprintf(out, "FAIL  %s (%s:%d)\n", res, r.File, r.Line)
+					// A timed test's diff follows on the next lines.
+					head, diff, _ := strings.Cut(res.String(), "\n")
+					fmt.Fprintf(out, "FAIL  %s (%s:%d)\n", head, r.File, cmp.Or(res.Line, r.Line))
+					if diff != "" {
+						fmt.Fprintln(out, diff)
+					}
 				}
 				if len(r.Tests) == 0 {
 					fmt.Fprintf(out, "warn  %s has no tests\n", r.ID)
+				} else if r.Aggregation != nil && !slices.ContainsFunc(r.Tests, func(t detect.RuleTest) bool { return t.Timed() }) {
+					fmt.Fprintf(out, "warn  %s is stateful (%s) and has no timed tests (events:)\n", r.ID, r.Aggregation.Spec.Kind)
 				}
 			}
 			if loadErr != nil {
 				fmt.Fprintln(out, loadErr)
 			}
-			fmt.Fprintf(out, "%d rules: %d passed, %d failed\n", len(rs), passed, failed)
+			fmt.Fprintf(out, "%d rules (%d stateful): %d passed, %d failed (%d timed tests)\n", len(rs), stateful, passed, failed, timed)
 			if failed > 0 || loadErr != nil {
 				return errors.New("rule tests failed")
 			}

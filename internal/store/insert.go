@@ -50,10 +50,11 @@ const insertChunk = 1000
 // writeEvents sends rows in one INSERT, chunk rows per block, appending
 // column by column.
 func (s *Store) writeEvents(ctx context.Context, rows []*event.Event, ids []string, chunk int) error {
-	batch, err := s.prepare(ctx, eventsTable)
+	batch, cancel, err := s.prepare(ctx, eventsTable)
 	if err != nil {
 		return err
 	}
+	defer cancel()
 	defer batch.Close()
 	chunk = min(chunk, len(rows))
 	var (
@@ -128,10 +129,11 @@ func (s *Store) InsertAlerts(ctx context.Context, fs []event.Finding, checkExist
 	if len(rows) == 0 {
 		return 0, nil
 	}
-	batch, err := s.prepare(ctx, alertsTable)
+	batch, cancel, err := s.prepare(ctx, alertsTable)
 	if err != nil {
 		return 0, err
 	}
+	defer cancel()
 	defer batch.Close()
 	for i, f := range rows {
 		sec, nsec := splitTime(f.Time)
@@ -163,13 +165,20 @@ func nonNil(s []string) []string {
 
 // prepare starts an INSERT naming every column: 18.16 rejects a batch
 // without the list ("expected 0 arguments").
-func (s *Store) prepare(ctx context.Context, t tableDef) (driver.Batch, error) {
+//
+// The batch runs under its own deadline, not ctx's cancellation: an insert
+// begun is finished (the caller acknowledges only what it stored), and
+// clickhouse-go's batch.Send races with its own context watchdog when the
+// context is cancelled during the send (seen under -race at shutdown).
+func (s *Store) prepare(ctx context.Context, t tableDef) (driver.Batch, context.CancelFunc, error) {
 	q := fmt.Sprintf("INSERT INTO %s (%s)", s.table(t.name), t.names())
+	ctx, cancel := context.WithTimeout(context.WithoutCancel(ctx), insertTimeout)
 	batch, err := s.conn.PrepareBatch(ctx, q, driver.WithReleaseConnection())
 	if err != nil {
-		return nil, fmt.Errorf("clickhouse: prepare insert into %s.%s: %w", s.db, t.name, err)
+		cancel()
+		return nil, nil, fmt.Errorf("clickhouse: prepare insert into %s.%s: %w", s.db, t.name, err)
 	}
-	return batch, nil
+	return batch, cancel, nil
 }
 
 // appendColumns appends one slice per column to the first len(cols)
@@ -185,6 +194,9 @@ func appendColumns(batch driver.Batch, t tableDef, cols []any) error {
 	}
 	return nil
 }
+
+// insertTimeout bounds one INSERT.
+const insertTimeout = 2 * time.Minute
 
 // storableTime is t, or the epoch for the zero time (a DateTime column
 // cannot hold year 1).
