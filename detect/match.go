@@ -30,12 +30,11 @@ type Matcher struct {
 
 // Matches returns the matches of stateful rules that Match found since
 // the last call, and forgets them. They go to the state stage, which
-// counts them per group key. An event gives a sequence rule one match per
-// step it satisfies (Step is the step's index; len(steps) for absent),
-// and none when it satisfies no step.
+// counts them per group key. The slice is reused: it is valid until the
+// next call to Match.
 func (m *Matcher) Matches() []event.Match {
 	out := m.matches
-	m.matches = nil
+	m.matches = m.matches[:0]
 	return out
 }
 

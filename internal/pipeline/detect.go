@@ -15,7 +15,8 @@ import (
 // Matcher evaluates rules over one event; one per worker.
 type Matcher interface {
 	Match(ev *event.Event, out []event.Finding) ([]event.Finding, error)
-	// Matches returns (and forgets) the matches of stateful rules.
+	// Matches returns (and forgets) the matches of stateful rules,
+	// valid until the next Match.
 	Matches() []event.Match
 }
 
