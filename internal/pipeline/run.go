@@ -145,7 +145,8 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		d := &Detect{Bus: b, Workers: 2, Log: log, NewMatcher: func() Matcher { return eng.NewMatcher() }}
 		g.Go(func() error { return d.Run(ctx) })
 		if stateful := statefulRules(eng.Rules()); len(stateful) > 0 {
-			s := &State{Bus: b, Rules: stateful, Lateness: cfg.Detect.Lateness, Worker: workerName(cfg.DataDir), Log: log}
+			s := &State{Bus: b, Rules: stateful, Lateness: cfg.Detect.Lateness, Worker: workerName(cfg.DataDir),
+				Metrics: NewStateMetrics(reg), Log: log}
 			g.Go(func() error { return s.Run(ctx) })
 		}
 	}

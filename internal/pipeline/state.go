@@ -48,7 +48,9 @@ type State struct {
 	// LeaseTTL is how long a dead worker's partitions wait; 0 means
 	// bus.LeaseTTL.
 	LeaseTTL time.Duration
-	Log      *slog.Logger
+	// Metrics counts refusals and late matches; nil counts nowhere.
+	Metrics *StateMetrics
+	Log     *slog.Logger
 }
 
 // Run takes and runs partitions until ctx ends.
@@ -60,6 +62,9 @@ func (s *State) Run(ctx context.Context) error {
 	ttl := s.LeaseTTL
 	if ttl == 0 {
 		ttl = bus.LeaseTTL
+	}
+	if s.Metrics == nil {
+		s.Metrics = NewStateMetrics(nil)
 	}
 	m := &lease.Manager{KV: leases, Worker: s.Worker, Partitions: bus.Partitions, TTL: ttl, Log: s.Log,
 		Run: func(ctx context.Context, p int) {
@@ -144,6 +149,8 @@ func (s *State) partition(ctx context.Context, p int) error {
 	if every == 0 {
 		every = time.Second
 	}
+	metrics := s.Metrics.partition()
+	defer metrics.close()
 	var (
 		pending  []jetstream.Msg // applied, acknowledged after the next checkpoint
 		events   = map[string]event.Event{}
@@ -183,6 +190,7 @@ func (s *State) partition(ctx context.Context, p int) error {
 		pending = pending[:0]
 		clear(events)
 		saved = now
+		metrics.report(part.Stats())
 		return nil
 	}
 	for ctx.Err() == nil {
