@@ -98,6 +98,33 @@ func (p *poster) count() int {
 	return p.batches
 }
 
+// startBinary starts `tripline run` with env, logging to logf, and waits
+// until it answers on httpAddr; the test's cleanup kills it if it still
+// runs.
+func startBinary(t *testing.T, bin string, env []string, logf *os.File, httpAddr string) *exec.Cmd {
+	t.Helper()
+	cmd := exec.Command(bin, "run")
+	cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf
+	if err := cmd.Start(); err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { // whatever happens, no process outlives the test
+		if cmd.ProcessState == nil {
+			_ = cmd.Process.Kill()
+			_ = cmd.Wait()
+		}
+	})
+	eventually(t, 30*time.Second, "tripline answers /healthz", func() bool {
+		resp, err := http.Get("http://" + httpAddr + "/healthz")
+		if err != nil {
+			return false
+		}
+		resp.Body.Close()
+		return resp.StatusCode == 200
+	})
+	return cmd
+}
+
 // TestKillLosesNothing SIGKILLs `tripline run` while events are posted,
 // restarts it, and checks that every event answered 200 is stored exactly
 // once and that no alert reaches Slack twice.
@@ -128,28 +155,7 @@ func TestKillLosesNothing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "run")
-		cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() { // whatever happens, no process outlives the test
-			if cmd.ProcessState == nil {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-			}
-		})
-		eventually(t, 30*time.Second, "tripline answers /healthz", func() bool {
-			resp, err := http.Get("http://" + httpAddr + "/healthz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 200
-		})
-		return cmd
-	}
+	start := func() *exec.Cmd { return startBinary(t, bin, env, logf, httpAddr) }
 	p := &poster{url: "http://" + httpAddr, acked: map[string]bool{}}
 	stop := make(chan struct{})
 	var wg sync.WaitGroup

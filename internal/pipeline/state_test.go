@@ -88,27 +88,16 @@ func TestStateFailover(t *testing.T) {
 		}
 		return ids
 	}
-	eventually := func(what string, cond func() bool) {
-		t.Helper()
-		deadline := time.Now().Add(20 * time.Second)
-		for !cond() {
-			if time.Now().After(deadline) {
-				t.Fatalf("not within 20s: %s", what)
-			}
-			time.Sleep(20 * time.Millisecond)
-		}
-	}
-
 	a := start("a")
 	start("b")
 	start("c")
 	publish(0, 4) // one window per key complete, the second in progress
-	eventually("the first windows fired", func() bool { return len(findings()) == keys })
+	eventually(t, 20*time.Second, "the first windows fired", func() bool { return len(findings()) == keys })
 	a.nc.Close()
 	a.cancel()
 	<-a.done
 	publish(4, perKey)
-	eventually("every window fired", func() bool { return len(findings()) >= keys*perKey/3 })
+	eventually(t, 20*time.Second, "every window fired", func() bool { return len(findings()) >= keys*perKey/3 })
 	got := findings()
 	if len(got) != keys*perKey/3 {
 		t.Fatalf("%d distinct findings, want %d", len(got), keys*perKey/3)

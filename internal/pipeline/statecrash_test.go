@@ -51,28 +51,7 @@ threshold: {count: 4, window: 1h, by: [userIdentity.arn]}
 	if err != nil {
 		t.Fatal(err)
 	}
-	start := func() *exec.Cmd {
-		cmd := exec.Command(bin, "run")
-		cmd.Env, cmd.Stdout, cmd.Stderr = env, logf, logf
-		if err := cmd.Start(); err != nil {
-			t.Fatal(err)
-		}
-		t.Cleanup(func() {
-			if cmd.ProcessState == nil {
-				_ = cmd.Process.Kill()
-				_ = cmd.Wait()
-			}
-		})
-		eventually(t, 30*time.Second, "tripline answers /healthz", func() bool {
-			resp, err := http.Get("http://" + httpAddr + "/healthz")
-			if err != nil {
-				return false
-			}
-			resp.Body.Close()
-			return resp.StatusCode == 200
-		})
-		return cmd
-	}
+	start := func() *exec.Cmd { return startBinary(t, bin, env, logf, httpAddr) }
 	now := time.Now().UTC().Truncate(time.Second)
 	post := func(arn string, from, n int) {
 		var lines []string
