@@ -36,6 +36,9 @@ type consumer struct {
 func (c consumer) run(ctx context.Context, js jetstream.JetStream, workers int, handle func(jetstream.Msg)) error {
 	cons, err := js.Consumer(ctx, c.Stream, c.Durable)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started: not a failure
+		}
 		return fmt.Errorf("consumer %s on %s: %w", c.Durable, c.Stream, err)
 	}
 	msgs := make(chan jetstream.Msg, workers*2)
@@ -46,6 +49,9 @@ func (c consumer) run(ctx context.Context, js jetstream.JetStream, workers int, 
 		}
 	}, jetstream.PullMaxMessages(c.pull))
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil
+		}
 		return fmt.Errorf("consume %s: %w", c.Durable, err)
 	}
 	var wg sync.WaitGroup

@@ -57,6 +57,9 @@ type State struct {
 func (s *State) Run(ctx context.Context) error {
 	leases, err := s.Bus.JS.KeyValue(ctx, bus.LeaseBucket)
 	if err != nil {
+		if ctx.Err() != nil {
+			return nil // stopped before it started
+		}
 		return fmt.Errorf("state: %w", err)
 	}
 	ttl := s.LeaseTTL
