@@ -51,7 +51,7 @@ type HTTPConfig struct {
 	// AuthToken, when set, is accepted as a bearer token by every source.
 	AuthToken string
 	// SourceTokens are bearer tokens accepted by one source each, by
-	// source name ("otlp" for /v1/logs).
+	// source name or one of Endpoints.
 	SourceTokens map[string]string
 	// RequireAuth refuses a request to a source that has no token (no
 	// AuthToken nor its own): set when the listener is not loopback.
@@ -71,6 +71,11 @@ type HTTPConfig struct {
 	// nothing.
 	Log *slog.Logger
 }
+
+// Endpoints are the ingest endpoints that are not a source of their own
+// and take a token of their own (HTTPConfig.SourceTokens): CloudWatch Logs
+// subscriptions, Firehose (an access key) and OTLP/HTTP (/v1/logs).
+var Endpoints = []string{"cloudwatch", "firehose", "otlp"}
 
 // DefaultMaxRecords is HTTPConfig.MaxRecords when unset.
 const DefaultMaxRecords = 100_000

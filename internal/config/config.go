@@ -11,6 +11,7 @@ import (
 	"net"
 	"os"
 	"regexp"
+	"slices"
 	"strings"
 	"time"
 
@@ -277,7 +278,7 @@ func (c *Config) Validate() error {
 		bad("http.auth_token", "required when http.listen (%s) is not a loopback address (or set ingest.tokens per source)", c.HTTP.Listen)
 	}
 	for src, tok := range c.Ingest.Tokens {
-		if _, ok := decoders[src]; !ok && src != "cloudwatch" && src != "otlp" {
+		if _, ok := decoders[src]; !ok && !slices.Contains(ingest.Endpoints, src) {
 			bad("ingest.tokens."+src, "unknown source")
 		} else if tok == "" {
 			bad("ingest.tokens."+src, "empty token")

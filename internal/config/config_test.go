@@ -43,12 +43,13 @@ func TestLoadFileAndEnv(t *testing.T) {
 		"TRIPLINE_TEST_CLICKHOUSE=ignored",
 		"TRIPLINE_INGEST_TOKENS_K8S_AUDIT_FILE=" + secret,
 		"TRIPLINE_INGEST_TOKENS_OTLP=otlp-token",
+		"TRIPLINE_INGEST_TOKENS_FIREHOSE=fh-key",
 		"HOME=/root",
 	})
 	if err != nil {
 		t.Fatal(err)
 	}
-	if len(cfg.Ingest.Tokens) != 2 || cfg.Ingest.Tokens["k8s-audit"] != "xoxb-from-file" || cfg.Ingest.Tokens["otlp"] != "otlp-token" {
+	if len(cfg.Ingest.Tokens) != 3 || cfg.Ingest.Tokens["k8s-audit"] != "xoxb-from-file" || cfg.Ingest.Tokens["otlp"] != "otlp-token" {
 		t.Fatalf("tokens %v", cfg.Ingest.Tokens)
 	}
 	if cfg.DataDir != "/var/lib/tripline" || cfg.Store.FlushInterval != time.Second || cfg.ClickHouse.Database != "sec" ||
