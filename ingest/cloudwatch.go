@@ -119,10 +119,10 @@ func (h *Handler) decodeLogEvent(b *cwlogs.Batch, le cwlogs.LogEvent, source str
 			ev.EventID = le.ID
 		}
 	case "json":
-		if l, ok := h.cfg.Decoders["apigateway"].(looker); ok && l.Looks([]byte(le.Message)) {
+		rec := []byte(strings.TrimSpace(le.Message)) // one copy, for the sniff and the decoder
+		if l, ok := h.cfg.Decoders["apigateway"].(looker); ok && l.Looks(rec) {
 			return h.decodeLogEvent(b, le, "apigateway")
 		}
-		rec := []byte(strings.TrimSpace(le.Message))
 		if len(rec) == 0 || rec[0] != '{' || !json.Valid(rec) {
 			var err error
 			rec, err = json.Marshal(map[string]any{"message": le.Message, "logGroup": b.LogGroup, "logStream": b.LogStream})

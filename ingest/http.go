@@ -13,7 +13,6 @@ import (
 	"mime"
 	"net/http"
 	"runtime"
-	"strconv"
 	"strings"
 	"time"
 
@@ -220,8 +219,10 @@ func (h *Handler) ingestWith(r *http.Request, source string, dec Decoder) (*inta
 	}
 	defer release()
 	in := newIntake()
-	contentIDs := makesContentIDs(dec)
-	seen := map[string]int{} // times each id was seen
+	add := in.add
+	if makesContentIDs(dec) {
+		add = in.addNumbered
+	}
 	records := 0
 	err := splitRecords(body, framing, Envelopes(dec), func(rec []byte) error {
 		if records++; records > h.cfg.MaxRecords {
@@ -234,17 +235,7 @@ func (h *Handler) ingestWith(r *http.Request, source string, dec Decoder) (*inta
 		if err := dec.Decode(rec, &ev); err != nil {
 			return &Rejection{Reason: "bad_record", Err: err}
 		}
-		n := seen[ev.EventID]
-		seen[ev.EventID] = n + 1
-		if n > 0 {
-			if !contentIDs {
-				return nil // the same record twice in one request is stored once
-			}
-			// Identical records without ids of their own are distinct
-			// events; see ContentIDs.
-			ev.EventID += "-" + strconv.Itoa(n)
-		}
-		in.add(ev)
+		add(ev)
 		return nil
 	}, func(re *RecordError, rec []byte) error {
 		in.rejectRecord(source, re, rec)

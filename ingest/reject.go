@@ -8,6 +8,7 @@ import (
 	"maps"
 	"net/http"
 	"slices"
+	"strconv"
 	"time"
 
 	"github.com/tripline/tripline/internal/event"
@@ -43,24 +44,35 @@ type rejected struct {
 type intake struct {
 	now      time.Time
 	bySource map[string][]event.Event
-	seen     map[string]bool
+	seen     map[string]int // times each source and id was added
 	rejects  []rejected
 	accepted int
 }
 
 func newIntake() *intake {
-	return &intake{now: time.Now().UTC(), bySource: map[string][]event.Event{}, seen: map[string]bool{}}
+	return &intake{now: time.Now().UTC(), bySource: map[string][]event.Event{}, seen: map[string]int{}}
 }
 
-// add keeps ev unless an event of its source with its id was added.
+// add keeps ev unless an event of its source with its id was added: the
+// same record twice in one request is stored once.
 func (in *intake) add(ev event.Event) {
 	key := ev.Source + "\x00" + ev.EventID
-	if in.seen[key] {
+	if in.seen[key]++; in.seen[key] > 1 {
 		return
 	}
-	in.seen[key] = true
 	ev.IngestedAt = in.now
 	in.bySource[ev.Source] = append(in.bySource[ev.Source], ev)
+}
+
+// addNumbered keeps ev, an event whose id is a content hash (see
+// ContentIDs): the n-th repeat of an id in the request is a distinct
+// event with the id "<id>-<n>".
+func (in *intake) addNumbered(ev event.Event) {
+	if n := in.seen[ev.Source+"\x00"+ev.EventID]; n > 0 {
+		in.seen[ev.Source+"\x00"+ev.EventID]++
+		ev.EventID += "-" + strconv.Itoa(n)
+	}
+	in.add(ev)
 }
 
 // reject records that rec of source was not ingested; err says why and
