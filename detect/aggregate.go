@@ -3,6 +3,7 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"slices"
 	"strings"
 	"time"
 
@@ -47,16 +48,6 @@ type aggProgram struct {
 // aggKeys are the rule keys that make a rule stateful.
 var aggKeys = []string{"threshold", "distinct", "sequence", "new_term", "spike", "absence", "dedup"}
 
-// isAggKey says whether a rule key names an aggregation.
-func isAggKey(k string) bool {
-	for _, a := range aggKeys {
-		if a == k {
-			return true
-		}
-	}
-	return false
-}
-
 // parseAggregation reads the mapping of an aggregation key:
 //
 //	threshold: {count: N, window: D, by: [exprs]}
@@ -88,7 +79,7 @@ func parseAggregation(kind string, n *yaml.Node) (a *Aggregation, at *yaml.Node,
 	}[k]
 	for i := 0; i+1 < len(n.Content); i += 2 {
 		key, v := n.Content[i].Value, resolve(n.Content[i+1])
-		if !contains(allowed, key) {
+		if !slices.Contains(allowed, key) {
 			return nil, n.Content[i], fmt.Errorf("%s: unknown key %q (want one of %s)", kind, key, strings.Join(allowed, ", "))
 		}
 		var err error
@@ -151,15 +142,6 @@ func parseAggregation(kind string, n *yaml.Node) (a *Aggregation, at *yaml.Node,
 		return nil, nil, fmt.Errorf("%s: %w", kind, err)
 	}
 	return a, nil, nil
-}
-
-func contains(list []string, s string) bool {
-	for _, x := range list {
-		if x == s {
-			return true
-		}
-	}
-	return false
 }
 
 // compile compiles the by and field expressions for source sc.

@@ -83,18 +83,19 @@ func parseRule(src *source, n *yaml.Node) (*pendingRule, []error) {
 			var terrs []error
 			r.Tests, terrs = parseTests(src, r.ID, v)
 			errs = append(errs, terrs...)
-		case "threshold", "distinct", "sequence", "new_term", "spike", "absence", "dedup":
-			if r.Aggregation != nil {
+		default:
+			switch {
+			case !slices.Contains(aggKeys, k.Value):
+				err = fmt.Errorf("unknown key %q (want one of %s)", k.Value, strings.Join(ruleKeys, ", "))
+				v = k
+			case r.Aggregation != nil:
 				err = fmt.Errorf("%s: a rule has at most one of %s", k.Value, strings.Join(aggKeys, ", "))
-			} else {
+			default:
 				var at *yaml.Node
 				if r.Aggregation, at, err = parseAggregation(k.Value, v); at != nil {
 					v = at
 				}
 			}
-		default:
-			err = fmt.Errorf("unknown key %q (want one of %s)", k.Value, strings.Join(ruleKeys, ", "))
-			v = k
 		}
 		if err != nil {
 			errs = append(errs, src.errAt(v, r.ID, err))

@@ -92,8 +92,8 @@ type RuleTest struct {
 func (t *RuleTest) Timed() bool { return t.Events != nil }
 
 // ruleKeys are the keys a rule document may have, in canonical order.
-var ruleKeys = []string{"id", "title", "severity", "source", "description", "when", "exceptions",
-	"summary", "tags", "references", "tests", "threshold", "distinct", "sequence", "new_term", "spike", "absence", "dedup"}
+var ruleKeys = append([]string{"id", "title", "severity", "source", "description", "when", "exceptions",
+	"summary", "tags", "references", "tests"}, aggKeys...)
 
 var idPattern = regexp.MustCompile(`^[a-z0-9][a-z0-9._-]{0,127}$`)
 

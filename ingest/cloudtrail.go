@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -122,10 +123,10 @@ func (CloudTrail) Decode(rec []byte, ev *event.Event) error {
 		Time:      t.UTC(),
 		Source:    "cloudtrail",
 		EventID:   id,
-		Account:   firstNonEmpty(r.RecipientAccountID, ui.AccountID),
+		Account:   cmp.Or(r.RecipientAccountID, ui.AccountID),
 		Region:    r.AWSRegion,
 		Service:   r.EventSource,
-		Actor:     firstNonEmpty(ui.ARN, ui.SessionContext.SessionIssuer.ARN, ui.UserName, ui.InvokedBy, ui.PrincipalID),
+		Actor:     cmp.Or(ui.ARN, ui.SessionContext.SessionIssuer.ARN, ui.UserName, ui.InvokedBy, ui.PrincipalID),
 		SrcIP:     r.SourceIPAddress,
 		UserAgent: r.UserAgent,
 		Action:    r.EventName,
@@ -139,13 +140,4 @@ func (CloudTrail) Decode(rec []byte, ev *event.Event) error {
 		ev.Outcome = event.OutcomeFailure
 	}
 	return nil
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }

@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -129,14 +130,14 @@ func (K8sAudit) Decode(rec []byte, ev *event.Event) error {
 		ev.SrcIP = r.SourceIPs[0]
 	}
 	if o := r.ObjectRef; o != nil {
-		ev.Service = firstNonEmpty(o.APIGroup, "core")
+		ev.Service = cmp.Or(o.APIGroup, "core")
 		target := o.Resource
 		if o.Subresource != "" {
 			target += "/" + o.Subresource
 		}
 		switch {
 		case o.Namespace != "":
-			target += " " + o.Namespace + "/" + firstNonEmpty(o.Name, "*")
+			target += " " + o.Namespace + "/" + cmp.Or(o.Name, "*")
 		case o.Name != "":
 			target += " " + o.Name
 		}

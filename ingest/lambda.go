@@ -1,6 +1,7 @@
 package ingest
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -94,7 +95,7 @@ func (Lambda) decodeRecord(r *LambdaRecord, fn string, contentID func() string, 
 	}
 	switch {
 	case line.Kind == lambdalog.KindTimeout, line.Status != "" && line.Status != "success":
-		ev.Outcome, ev.ErrorCode = event.OutcomeFailure, firstNonEmpty(line.ErrorType, line.Status)
+		ev.Outcome, ev.ErrorCode = event.OutcomeFailure, cmp.Or(line.ErrorType, line.Status)
 	case line.Kind == lambdalog.KindReport:
 		ev.Outcome = event.OutcomeSuccess
 	}

@@ -22,6 +22,7 @@
 package azurelog
 
 import (
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -138,10 +139,10 @@ func (Decoder) Decode(rec []byte, ev *event.Event) error {
 		Time:       t,
 		Source:     Source,
 		EventID:    event.ContentID(Source, rec),
-		Account:    firstNonEmpty(sub, strings.ToLower(r.TenantID)),
+		Account:    cmp.Or(sub, strings.ToLower(r.TenantID)),
 		Region:     region(r.Location),
 		Service:    name,
-		Actor:      firstNonEmpty(actor(r.Identity.Claims), actor(r.Identity.Claim)),
+		Actor:      cmp.Or(actor(r.Identity.Claims), actor(r.Identity.Claim)),
 		SrcIP:      hostIP(r.CallerIPAddress),
 		Action:     r.OperationName,
 		Target:     r.ResourceID,
@@ -221,13 +222,13 @@ func generic(r *record, p *props, ev *event.Event) {
 			}
 		}
 	}
-	ev.Actor = firstNonEmpty(ev.Actor, p.UserPrincipalName)
-	ev.Message = firstNonEmpty(ev.Message, p.Message)
+	ev.Actor = cmp.Or(ev.Actor, p.UserPrincipalName)
+	ev.Message = cmp.Or(ev.Message, p.Message)
 }
 
 // name names the record in errors.
 func (r *record) name() string {
-	s := firstNonEmpty(r.Category, "record")
+	s := cmp.Or(r.Category, "record")
 	if r.ResourceID != "" {
 		s += " of " + truncate(r.ResourceID, 160)
 	}
@@ -380,15 +381,6 @@ func nonNegative(s string) float64 {
 		return 0
 	}
 	return f
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // truncate shortens s to about n bytes for an error message.

@@ -2,6 +2,7 @@ package azurelog
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -91,10 +92,10 @@ func replaceValue(rec []byte, old, repl []byte) ([]byte, error) {
 // functionAppLog maps FunctionAppLogs properties (see Decoder for the
 // choices).
 func functionAppLog(p *props, ev *event.Event) {
-	ev.Service = firstNonEmpty(p.AppName, ev.Service)
+	ev.Service = cmp.Or(p.AppName, ev.Service)
 	ev.Target = p.FunctionName
-	ev.Action = firstNonEmpty(p.EventName, ev.Action)
-	ev.Message = firstNonEmpty(p.Message, p.ExceptionMessage, ev.Message)
+	ev.Action = cmp.Or(p.EventName, ev.Action)
+	ev.Message = cmp.Or(p.Message, p.ExceptionMessage, ev.Message)
 	ev.ErrorCode = p.ExceptionType
 	result, ms := executed(p.Message)
 	if ms > 0 {
@@ -141,7 +142,7 @@ func httpLog(p *props, ev *event.Event) {
 	ev.SrcIP = hostIP(dash(p.CIp))
 	ev.Action = dash(p.CsMethod)
 	ev.Target = dash(p.CsURIStem)
-	ev.Actor = firstNonEmpty(dash(p.CsUsername), ev.Actor)
+	ev.Actor = cmp.Or(dash(p.CsUsername), ev.Actor)
 	if ua := dash(p.UserAgent); !strings.Contains(ua, " ") {
 		ev.UserAgent = strings.ReplaceAll(ua, "+", " ")
 	} else {

@@ -37,6 +37,7 @@ package gcplog
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -241,10 +242,10 @@ func decodeEntry(entry []byte, e *logEntry, messageID string, ev *event.Event) e
 		Source:  Source,
 		EventID: eventID(entry, e, t, messageID),
 		Account: account(e),
-		Region:  firstNonEmpty(e.Resource.Labels.Region, e.Resource.Labels.Location),
-		Service: firstNonEmpty(e.Resource.Labels.ServiceName, e.Resource.Labels.FunctionName,
+		Region:  cmp.Or(e.Resource.Labels.Region, e.Resource.Labels.Location),
+		Service: cmp.Or(e.Resource.Labels.ServiceName, e.Resource.Labels.FunctionName,
 			e.Resource.Labels.ConfigurationName, e.Resource.Labels.JobName),
-		Message: firstNonEmpty(e.TextPayload, e.JSONPayload.Message),
+		Message: cmp.Or(e.TextPayload, e.JSONPayload.Message),
 		Raw:     entry,
 	}
 	if h := e.HTTPRequest; h != nil {
@@ -263,12 +264,12 @@ func decodeEntry(entry []byte, e *logEntry, messageID string, ev *event.Event) e
 		ev.DurationMS = latencyMS(h.Latency)
 	}
 	if a := e.ProtoPayload; a != nil && a.Type == auditLogType {
-		ev.Service = firstNonEmpty(a.ServiceName, ev.Service)
-		ev.Actor = firstNonEmpty(a.AuthenticationInfo.PrincipalEmail, a.AuthenticationInfo.PrincipalSubject)
-		ev.SrcIP = firstNonEmpty(a.RequestMetadata.CallerIP, ev.SrcIP)
-		ev.UserAgent = firstNonEmpty(a.RequestMetadata.CallerSuppliedUserAgent, ev.UserAgent)
-		ev.Action = firstNonEmpty(a.MethodName, ev.Action)
-		ev.Target = firstNonEmpty(a.ResourceName, ev.Target)
+		ev.Service = cmp.Or(a.ServiceName, ev.Service)
+		ev.Actor = cmp.Or(a.AuthenticationInfo.PrincipalEmail, a.AuthenticationInfo.PrincipalSubject)
+		ev.SrcIP = cmp.Or(a.RequestMetadata.CallerIP, ev.SrcIP)
+		ev.UserAgent = cmp.Or(a.RequestMetadata.CallerSuppliedUserAgent, ev.UserAgent)
+		ev.Action = cmp.Or(a.MethodName, ev.Action)
+		ev.Target = cmp.Or(a.ResourceName, ev.Target)
 		// A missing status is google.rpc.Status{} (code 0, OK) in proto3.
 		ev.Outcome = event.OutcomeSuccess
 		if s := a.Status; s != nil && s.Code != 0 {
@@ -409,15 +410,6 @@ func latencyMS(s string) float64 {
 		return 0
 	}
 	return f * 1000
-}
-
-func firstNonEmpty(ss ...string) string {
-	for _, s := range ss {
-		if s != "" {
-			return s
-		}
-	}
-	return ""
 }
 
 // truncate shortens s to about n bytes for an error message.

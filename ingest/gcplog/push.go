@@ -1,6 +1,7 @@
 package gcplog
 
 import (
+	"cmp"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -37,7 +38,7 @@ type pushMessage struct {
 }
 
 // ID is the message id, "" when the request has none.
-func (m *pushMessage) ID() string { return firstNonEmpty(m.MessageID, m.MessageIDSnake) }
+func (m *pushMessage) ID() string { return cmp.Or(m.MessageID, m.MessageIDSnake) }
 
 // name names the message in errors.
 func (m *pushMessage) name() string {
@@ -81,7 +82,7 @@ type pubsubInfo struct {
 func (m *pushMessage) addTo(entry []byte, subscription string) ([]byte, error) {
 	info, err := json.Marshal(pubsubInfo{
 		MessageID:    m.ID(),
-		PublishTime:  firstNonEmpty(m.PublishTime, m.PublishTimeSnake),
+		PublishTime:  cmp.Or(m.PublishTime, m.PublishTimeSnake),
 		Subscription: subscription,
 		Attributes:   m.Attributes,
 	})
