@@ -1,7 +1,9 @@
 package event
 
 import (
-	"encoding/json"
+	"encoding/binary"
+	"errors"
+	"fmt"
 	"hash/fnv"
 	"strconv"
 )
@@ -43,12 +45,45 @@ func PartitionOf(ruleID, key string, n int) int {
 	return int(h.Sum64() % uint64(n))
 }
 
-// MarshalMatch encodes a match for the bus.
-func MarshalMatch(m *Match) ([]byte, error) { return json.Marshal(m) }
+// MarshalMatch encodes a match for the bus: the rule, key, value and
+// step, then the event in the batch encoding (MarshalBatch), so the
+// record is not encoded as JSON again per match.
+func MarshalMatch(m *Match) ([]byte, error) {
+	evs, err := MarshalBatch([]Event{m.Event})
+	if err != nil {
+		return nil, err
+	}
+	b := make([]byte, 0, len(m.RuleID)+len(m.Key)+len(m.Value)+16+len(evs))
+	for _, s := range []string{m.RuleID, m.Key, m.Value} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	b = binary.AppendVarint(b, int64(m.Step))
+	return append(b, evs...), nil
+}
 
-// UnmarshalMatch decodes a match from the bus.
+// UnmarshalMatch decodes a match from the bus; its event's Raw shares b.
 func UnmarshalMatch(b []byte) (Match, error) {
 	var m Match
-	err := json.Unmarshal(b, &m)
-	return m, err
+	for _, s := range []*string{&m.RuleID, &m.Key, &m.Value} {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return m, errors.New("match: truncated")
+		}
+		*s, b = string(b[k:k+int(n)]), b[k+int(n):]
+	}
+	step, k := binary.Varint(b)
+	if k <= 0 || step < 0 || step > 1<<20 {
+		return m, errors.New("match: bad step")
+	}
+	m.Step = int(step)
+	evs, err := UnmarshalBatch(b[k:])
+	if err != nil {
+		return m, fmt.Errorf("match: %w", err)
+	}
+	if len(evs) != 1 {
+		return m, fmt.Errorf("match: %d events, want 1", len(evs))
+	}
+	m.Event = evs[0]
+	return m, nil
 }
