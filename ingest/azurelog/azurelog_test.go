@@ -17,36 +17,9 @@ import (
 // line) and compares the events, or errors, with the .golden file beside
 // it.
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/azure/*.ndjson")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden inputs in testdata/azure (%v)", err)
-	}
-	for _, in := range files {
-		t.Run(filepath.Base(in), func(t *testing.T) {
-			body, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			var out bytes.Buffer
-			for line := range bytes.SplitSeq(body, []byte("\n")) {
-				if len(bytes.TrimSpace(line)) == 0 {
-					continue
-				}
-				var ev event.Event
-				if err := (Decoder{}).Decode(line, &ev); err != nil {
-					out.WriteString("error: " + err.Error() + "\n")
-					continue
-				}
-				b, err := json.MarshalIndent(ev, "", "  ")
-				if err != nil {
-					t.Fatalf("marshal %s: %v", line, err)
-				}
-				out.Write(b)
-				out.WriteByte('\n')
-			}
-			golden.Check(t, in+".golden", out.Bytes())
-		})
-	}
+	golden.Files(t, "testdata/azure/*.ndjson", func(_ *testing.T, body []byte) []byte {
+		return golden.Lines(body, Decoder{}.Decode)
+	})
 }
 
 // TestPropertiesString: a record whose properties is a JSON string holding

@@ -24,44 +24,10 @@ const goldenMax = 4096
 // line) and compares the events, or errors, with the .golden file beside
 // it.
 func TestGolden(t *testing.T) {
-	files, err := filepath.Glob("testdata/gcp/*.ndjson")
-	if err != nil || len(files) == 0 {
-		t.Fatalf("no golden inputs in testdata/gcp (%v)", err)
-	}
 	dec := Decoder{MaxDataBytes: goldenMax}
-	for _, in := range files {
-		t.Run(filepath.Base(in), func(t *testing.T) {
-			body, err := os.ReadFile(in)
-			if err != nil {
-				t.Fatal(err)
-			}
-			golden.Check(t, in+".golden", decodeLines(dec, body))
-		})
-	}
-}
-
-// decodeLines decodes each non-empty line of body into indented event
-// JSON or an "error: " line.
-func decodeLines(dec Decoder, body []byte) []byte {
-	var out bytes.Buffer
-	for line := range bytes.SplitSeq(body, []byte("\n")) {
-		if len(bytes.TrimSpace(line)) == 0 {
-			continue
-		}
-		var ev event.Event
-		if err := dec.Decode(line, &ev); err != nil {
-			out.WriteString("error: " + err.Error() + "\n")
-			continue
-		}
-		b, err := json.MarshalIndent(ev, "", "  ")
-		if err != nil {
-			out.WriteString("marshal error: " + err.Error() + "\n")
-			continue
-		}
-		out.Write(b)
-		out.WriteByte('\n')
-	}
-	return out.Bytes()
+	golden.Files(t, "testdata/gcp/*.ndjson", func(_ *testing.T, body []byte) []byte {
+		return golden.Lines(body, dec.Decode)
+	})
 }
 
 // TestPushMatchesBare: an entry pushed through Pub/Sub decodes to the same
