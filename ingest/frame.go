@@ -5,6 +5,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"iter"
 )
 
 // RecordError says which record of a body could not be read, so the
@@ -166,20 +167,43 @@ func splitRecords(body []byte, f Framing, env Envelope, fn func(rec []byte) erro
 	if reject != nil {
 		return s.lenientLines()
 	}
-	for start, line := 0, 1; start < len(body); line++ {
-		end := len(body)
-		if k := bytes.IndexByte(body[start:], '\n'); k >= 0 {
-			end = start + k
+	for l := range nonBlankLines(body) {
+		s.line, s.pos = l.num, l.start
+		if err := s.value(l.i, l.j); err != nil {
+			return err
 		}
-		if i, j := trim(body, start, end); i < j {
-			s.line, s.pos = line, start
-			if err := s.value(i, j); err != nil {
-				return err
-			}
-		}
-		start = end + 1
 	}
 	return nil
+}
+
+// line is one non-blank line of a body: its 1-based number, where it
+// starts, and its bounds [i, j) without surrounding white space.
+type line struct{ num, start, i, j int }
+
+// nonBlankLines yields the non-blank lines of b.
+func nonBlankLines(b []byte) iter.Seq[line] {
+	return func(yield func(line) bool) {
+		for start, num := 0, 1; start < len(b); num++ {
+			end := len(b)
+			if k := bytes.IndexByte(b[start:], '\n'); k >= 0 {
+				end = start + k
+			}
+			if i, j := trim(b, start, end); i < j && !yield(line{num, start, i, j}) {
+				return
+			}
+			start = end + 1
+		}
+	}
+}
+
+// refused hands a record that fn refused to reject when the refusal is
+// the record's own (a *Rejection) and a reject callback is set; any other
+// error stops the split, as re.
+func refused(reject rejectFunc, re *RecordError, rec []byte) error {
+	if _, ok := errors.AsType[*Rejection](re.Err); !ok || reject == nil {
+		return re
+	}
+	return reject(re, rec)
 }
 
 // lenientLines splits an NDJSON body whose bad lines are rejected alone:
@@ -192,39 +216,28 @@ func (s *splitter) lenientLines() error {
 		pending = append(pending, rec)
 		return nil
 	}
-	for start, line := 0, 1; start < len(s.b); line++ {
-		end := len(s.b)
-		if k := bytes.IndexByte(s.b[start:], '\n'); k >= 0 {
-			end = start + k
+	for l := range nonBlankLines(s.b) {
+		s.line, s.pos = l.num, l.start
+		first := s.idx
+		pending = pending[:0]
+		if err := s.value(l.i, l.j); err != nil {
+			var re *RecordError
+			if !errors.As(err, &re) || !re.framing {
+				return err
+			}
+			re.Index, s.idx = first, first+1
+			if err := s.reject(re, s.b[l.i:l.j]); err != nil {
+				return err
+			}
+			continue
 		}
-		if i, j := trim(s.b, start, end); i < j {
-			s.line, s.pos = line, start
-			first := s.idx
-			pending = pending[:0]
-			if err := s.value(i, j); err != nil {
-				var re *RecordError
-				if !errors.As(err, &re) || !re.framing {
+		for k, rec := range pending {
+			if err := fn(rec); err != nil {
+				if err := refused(s.reject, &RecordError{Line: l.num, Index: first + k, Err: err}, rec); err != nil {
 					return err
-				}
-				re.Index, s.idx = first, first+1
-				if err := s.reject(re, s.b[i:j]); err != nil {
-					return err
-				}
-			} else {
-				for k, rec := range pending {
-					if err := fn(rec); err != nil {
-						re := &RecordError{Line: line, Index: first + k, Err: err}
-						if _, ok := errors.AsType[*Rejection](err); !ok {
-							return re
-						}
-						if err := s.reject(re, rec); err != nil {
-							return err
-						}
-					}
 				}
 			}
 		}
-		start = end + 1
 	}
 	return nil
 }
@@ -233,24 +246,14 @@ func (s *splitter) lenientLines() error {
 // surrounding white space.
 func splitLines(body []byte, fn func(rec []byte) error, reject rejectFunc) error {
 	idx := 0
-	for start, line := 0, 1; start < len(body); line++ {
-		end := len(body)
-		if k := bytes.IndexByte(body[start:], '\n'); k >= 0 {
-			end = start + k
-		}
-		if i, j := trim(body, start, end); i < j {
-			if err := fn(body[i:j]); err != nil {
-				re := &RecordError{Line: line, Index: idx, Err: err}
-				if _, ok := errors.AsType[*Rejection](err); !ok || reject == nil {
-					return re
-				}
-				if err := reject(re, body[i:j]); err != nil {
-					return err
-				}
+	for l := range nonBlankLines(body) {
+		rec := body[l.i:l.j]
+		if err := fn(rec); err != nil {
+			if err := refused(reject, &RecordError{Line: l.num, Index: idx, Err: err}, rec); err != nil {
+				return err
 			}
-			idx++
 		}
-		start = end + 1
+		idx++
 	}
 	return nil
 }
@@ -286,11 +289,7 @@ func (s *splitter) syntax(i int, format string, args ...any) error {
 func (s *splitter) emit(i, j int) error {
 	line := s.lineAt(i)
 	if err := s.fn(s.b[i:j]); err != nil {
-		re := &RecordError{Line: line, Index: s.idx, Err: err}
-		if _, ok := errors.AsType[*Rejection](err); !ok || s.reject == nil {
-			return re
-		}
-		if err := s.reject(re, s.b[i:j]); err != nil {
+		if err := refused(s.reject, &RecordError{Line: line, Index: s.idx, Err: err}, s.b[i:j]); err != nil {
 			return err
 		}
 	}
