@@ -60,12 +60,6 @@ type held struct {
 	ended atomic.Bool
 }
 
-// BucketConfig is the key-value bucket the leases need.
-func BucketConfig(name string, ttl time.Duration) jetstream.KeyValueConfig {
-	return jetstream.KeyValueConfig{Bucket: name, TTL: ttl, History: 1, Storage: jetstream.FileStorage,
-		Description: "partition leases and worker heartbeats"}
-}
-
 func partKey(p int) string { return "p." + strconv.Itoa(p) }
 
 // Start runs the manager until ctx ends, then stops every partition and

@@ -64,7 +64,7 @@ func waitFor(t *testing.T, within time.Duration, what string, cond func() bool) 
 func TestSpreadAndFailover(t *testing.T) {
 	b := bustest.Open(t)
 	const ttl = 600 * time.Millisecond
-	if _, err := b.JS.CreateOrUpdateKeyValue(t.Context(), BucketConfig("test_leases", ttl)); err != nil {
+	if _, err := b.JS.CreateOrUpdateKeyValue(t.Context(), jetstream.KeyValueConfig{Bucket: "test_leases", TTL: ttl, History: 1}); err != nil {
 		t.Fatal(err)
 	}
 	o := &owners{running: map[int]string{}, t: t}
