@@ -7,6 +7,8 @@ import (
 	"strings"
 	"time"
 
+	"github.com/expr-lang/expr/ast"
+	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
 	"go.yaml.in/yaml/v3"
 
@@ -31,14 +33,19 @@ type Aggregation struct {
 	Absent string
 
 	progs map[string]*aggProgram // by source
-	// stepNodes and absentNode are where Steps and Absent are written.
-	stepNodes  []*yaml.Node
-	absentNode *yaml.Node
+	// stepNodes and absentNode are where Steps and Absent are written;
+	// byNodes and fieldNodes where By and Field are.
+	stepNodes           []*yaml.Node
+	absentNode          *yaml.Node
+	byNodes, fieldNodes []*yaml.Node
 }
 
 // aggProgram is an aggregation's expressions compiled for one source.
 type aggProgram struct {
 	by, field []*vm.Program
+	// byPath and fieldPath hold, for an expression that only reads a
+	// field (a or a.b.c), its path, read without the VM; nil otherwise.
+	byPath, fieldPath [][]string
 	// steps and absent are a sequence's conditions (absent nil when
 	// there is none).
 	steps  []*vm.Program
@@ -97,21 +104,23 @@ func parseAggregation(kind string, n *yaml.Node) (a *Aggregation, at *yaml.Node,
 			if err = v.Decode(&s); err == nil {
 				a.Spec.Window, err = time.ParseDuration(s)
 			}
-		case "by", "fields":
+		case "by", "fields", "field", "key":
 			var list []string
-			if list, err = scalarList(v, true); key == "by" {
-				a.By = list
+			if key == "by" || key == "fields" {
+				list, err = scalarList(v, true)
 			} else {
-				a.Field = list
+				var s string
+				s, err = scalar(v)
+				list = []string{s}
 			}
-		case "field", "key":
-			var s string
-			if s, err = scalar(v); err == nil {
-				if key == "key" {
-					a.By = []string{s}
-				} else {
-					a.Field = []string{s}
-				}
+			nodes := []*yaml.Node{v}
+			if v.Kind == yaml.SequenceNode {
+				nodes = v.Content
+			}
+			if key == "by" || key == "key" {
+				a.By, a.byNodes = list, nodes
+			} else {
+				a.Field, a.fieldNodes = list, nodes
 			}
 		case "steps":
 			var bad *yaml.Node
@@ -144,19 +153,46 @@ func parseAggregation(kind string, n *yaml.Node) (a *Aggregation, at *yaml.Node,
 	return a, nil, nil
 }
 
-// compile compiles the by and field expressions for source sc.
-func (a *Aggregation) compile(source string, sc *schema) error {
+// expand expands the $lists and $macros of the by and field expressions,
+// reporting errors where they are written.
+func (a *Aggregation) expand(src *source, defs *scope, ruleID string, report func(*LoadError)) (by, field []*expanded) {
+	one := func(what string, codes []string, nodes []*yaml.Node) []*expanded {
+		out := make([]*expanded, len(codes))
+		for i, code := range codes {
+			e, errs := defs.expand(code)
+			for _, re := range errs {
+				report(src.errIn(nodes[min(i, len(nodes)-1)], re.off, ruleID, fmt.Errorf("%s.%s: %w", a.Spec.Kind, what, re.err)))
+			}
+			out[i] = e
+		}
+		return out
+	}
+	what := map[bool]string{true: "fields", false: "field"}[a.Spec.Kind == state.NewTerm]
+	return one("by", a.By, a.byNodes), one(what, a.Field, a.fieldNodes)
+}
+
+// compile compiles the expanded by and field expressions for source sc.
+func (a *Aggregation) compile(source string, sc *schema, by, field []*expanded) error {
 	p := &aggProgram{}
+	texts := func(es []*expanded) []string {
+		out := make([]string, len(es))
+		for i, e := range es {
+			out[i] = e.text
+		}
+		return out
+	}
 	for _, list := range []struct {
 		exprs []string
 		out   *[]*vm.Program
-	}{{a.By, &p.by}, {a.Field, &p.field}} {
+		paths *[][]string
+	}{{texts(by), &p.by, &p.byPath}, {texts(field), &p.field, &p.fieldPath}} {
 		for _, x := range list.exprs {
 			prog, err := compileExpr(x, sc, false)
 			if err != nil {
 				return fmt.Errorf("%s %q: %w", a.Spec.Kind, x, err)
 			}
 			*list.out = append(*list.out, prog)
+			*list.paths = append(*list.paths, readPath(x))
 		}
 	}
 	if a.progs == nil {
@@ -175,29 +211,100 @@ func (a *Aggregation) eval(v *vm.VM, source string, env map[string]any) (key, va
 	if p == nil {
 		return "", "", errors.New("aggregation not compiled for source " + source)
 	}
-	render := func(progs []*vm.Program) (string, error) {
-		if len(progs) == 1 { // the common case, without a copy
-			out, err := v.Run(progs[0], env)
+	run := func(prog *vm.Program, path []string) (any, error) {
+		if path != nil {
+			if out, ok := lookupPath(env, path); ok {
+				return out, nil
+			}
+		}
+		return v.Run(prog, env)
+	}
+	render := func(progs []*vm.Program, paths [][]string) (string, error) {
+		switch len(progs) {
+		case 0:
+			return "", nil
+		case 1: // the common case, without a copy
+			out, err := run(progs[0], paths[0])
 			return keyString(out), err
 		}
-		var b strings.Builder
+		var buf [8]string
+		parts := buf[:0]
+		size := len(keySep) * (len(progs) - 1)
 		for i, prog := range progs {
-			out, err := v.Run(prog, env)
+			out, err := run(prog, paths[i])
 			if err != nil {
 				return "", err
 			}
+			parts = append(parts, keyString(out))
+			size += len(parts[i])
+		}
+		var b strings.Builder
+		b.Grow(size)
+		for i, p := range parts {
 			if i > 0 {
 				b.WriteString(keySep)
 			}
-			b.WriteString(keyString(out))
+			b.WriteString(p)
 		}
 		return b.String(), nil
 	}
-	if key, err = render(p.by); err != nil {
+	if key, err = render(p.by, p.byPath); err != nil {
 		return "", "", err
 	}
-	value, err = render(p.field)
+	value, err = render(p.field, p.fieldPath)
 	return key, value, err
+}
+
+// readPath returns the field path an expression only reads (name, or
+// name.a.b with identifier members), or nil.
+func readPath(code string) []string {
+	tree, err := parser.Parse(code)
+	if err != nil {
+		return nil
+	}
+	var rev []string
+	node := tree.Node
+	for {
+		switch n := node.(type) {
+		case *ast.MemberNode:
+			s, ok := n.Property.(*ast.StringNode)
+			if !ok || n.Method || n.Optional {
+				return nil
+			}
+			rev = append(rev, s.Value)
+			node = n.Node
+			continue
+		case *ast.IdentifierNode:
+			if strings.HasPrefix(n.Value, "$") {
+				return nil
+			}
+			path := []string{n.Value}
+			for i := len(rev) - 1; i >= 0; i-- {
+				path = append(path, rev[i])
+			}
+			return path
+		}
+		return nil
+	}
+}
+
+// lookupPath reads a field path from env with the VM's nil-safe member
+// access: a missing or null member reads as nil. It reports false, so
+// that the VM decides, when a member is read from something other than an
+// object.
+func lookupPath(env map[string]any, path []string) (any, bool) {
+	v := env[path[0]]
+	for _, name := range path[1:] {
+		switch x := v.(type) {
+		case map[string]any:
+			v = x[name]
+		case nil:
+			return nil, true
+		default:
+			return nil, false
+		}
+	}
+	return v, true
 }
 
 // keyString renders one value of a group key or term: nil as "".

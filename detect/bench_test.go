@@ -13,7 +13,7 @@ import (
 // routine activity of testdata/benign.ndjson (CI deployments, application
 // reads, data events, scanners, SSO sessions) with one attack event of the
 // demo story in every 50.
-func benchEvents(b *testing.B) ([]*event.Event, int) {
+func benchEvents(b testing.TB) ([]*event.Event, int) {
 	b.Helper()
 	var benign, attack []*event.Event
 	for _, raw := range readNDJSON(b, "testdata/benign.ndjson") {

@@ -12,6 +12,7 @@ import (
 	"github.com/expr-lang/expr/file"
 	"github.com/expr-lang/expr/parser"
 	"github.com/expr-lang/expr/vm"
+	"github.com/expr-lang/expr/vm/runtime"
 )
 
 // Limits on rule expressions.
@@ -33,8 +34,10 @@ type program struct {
 	when    *vm.Program
 	summary *template
 	// filter holds the conditions on raw record fields that the when
-	// expression requires; see prefilter.go.
-	filter []constraint
+	// expression requires; see prefilter.go. decides is set when they
+	// are all it requires.
+	filter  []constraint
+	decides bool
 	// names are the identifiers the rule's expressions use; all is set
 	// when they use $env and so may read any field.
 	names map[string]bool
@@ -42,15 +45,16 @@ type program struct {
 }
 
 // envOptions returns the expr options shared by every expression compiled
-// for a source.
-func envOptions(sc *schema) []expr.Option {
+// for a source whose environment declares decl (declaration(sc), or more).
+func envOptions(sc *schema, decl map[string]any) []expr.Option {
 	opts := []expr.Option{
-		expr.Env(declaration(sc)),
+		expr.Env(decl),
 		expr.MaxNodes(MaxNodes),
 		// now() would make a rule's verdict depend on when it runs, and
 		// hunts and backtests must agree with live detection.
 		expr.DisableBuiltin("now"),
 		expr.Patch(nilSafe{}),
+		getMemberFunc,
 	}
 	opts = append(opts, helperFuncs...)
 	if sc == nil {
@@ -68,12 +72,17 @@ func compileExpr(code string, sc *schema, asBool bool) (*vm.Program, error) {
 // compileLimited is compileExpr with other limits, for expressions whose
 // lists and macros were expanded.
 func compileLimited(code string, sc *schema, asBool bool, maxLen int, maxNodes uint) (*vm.Program, error) {
+	return compileIn(code, sc, declaration(sc), asBool, maxLen, maxNodes)
+}
+
+// compileIn is compileLimited for an environment that declares decl.
+func compileIn(code string, sc *schema, decl map[string]any, asBool bool, maxLen int, maxNodes uint) (*vm.Program, error) {
 	if len(code) > maxLen {
 		return nil, fmt.Errorf("expression longer than %d bytes", maxLen)
 	}
 	lint := &nilLint{schema: sc}
 	helpers := &helperLint{}
-	opts := append(envOptions(sc), expr.Patch(lint), expr.Patch(helpers), expr.MaxNodes(maxNodes))
+	opts := append(envOptions(sc, decl), expr.Patch(lint), expr.Patch(helpers), expr.MaxNodes(maxNodes))
 	if asBool {
 		opts = append(opts, expr.AsBool())
 	} else {
@@ -100,6 +109,32 @@ func compileLimited(code string, sc *schema, asBool bool, maxLen int, maxNodes u
 // a runtime error.
 type nilSafe struct{}
 
+// getMemberName names getMember for the expressions nilSafe rewrites; no
+// rule can name it (it is not an identifier).
+const getMemberName = "$member"
+
+// getMember reads a.b for nilSafe: nil when a is nil or lacks b, and
+// otherwise the VM's own member access (a runtime error when a is not an
+// object).
+func getMember(params ...any) (any, error) {
+	switch a := params[0].(type) {
+	case map[string]any:
+		return a[params[1].(string)], nil
+	case nil:
+		return nil, nil
+	}
+	return runtime.Fetch(params[0], params[1]), nil
+}
+
+// untypedObject reports whether a member of a value of type t is only
+// known at run time: t is a map or an interface (not a struct, whose
+// fields the checker types).
+func untypedObject(t reflect.Type) bool {
+	return t == nil || t.Kind() == reflect.Map || t.Kind() == reflect.Interface
+}
+
+var getMemberFunc = expr.Function(getMemberName, getMember, new(func(any, string) any))
+
 // stringBuiltins take a string as their first argument, which nilSafe
 // makes default to "".
 var stringBuiltins = map[string]bool{"lower": true, "upper": true, "trim": true}
@@ -119,6 +154,14 @@ func (nilSafe) Visit(node *ast.Node) {
 			return
 		}
 		if id, ok := n.Node.(*ast.IdentifierNode); ok && id.Value == "$env" {
+			return
+		}
+		if name, ok := n.Property.(*ast.StringNode); ok && untypedObject(n.Node.Type()) {
+			// a.b reads through getMember, which looks into a decoded
+			// object without the reflection of the VM's member access.
+			call := &ast.CallNode{Callee: &ast.IdentifierNode{Value: getMemberName}, Arguments: []ast.Node{n.Node, name}}
+			call.Callee.SetLocation(n.Location())
+			ast.Patch(node, call)
 			return
 		}
 		n.Optional = true

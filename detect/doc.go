@@ -62,7 +62,8 @@
 // summary's {{ }} parts are expressions in the same environment; nil and
 // "" render as "-", control characters as spaces, and the result is capped
 // at MaxSummaryLen bytes. Nothing is escaped here: sinks escape for their
-// own format.
+// own format. A stateful rule's summary is rendered per finding by
+// Rule.GroupSummary, with what was counted under group (see Group).
 //
 // # Evaluation
 //

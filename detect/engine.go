@@ -39,8 +39,20 @@ type sourceRules struct {
 	// filtered is set when every rule has a prefilter, so that an event
 	// may be skipped without decoding.
 	filtered bool
-	// fields gives each record field name the rules read a bit.
+	// index narrows the rules by one scanned field, or is nil.
+	index *ruleIndex
+	// slots is the number of scanned fields; paths are their paths.
+	slots int
+	paths [][]string
+	// fields gives each record field name the rules read a bit; names
+	// holds them by bit position.
 	fields map[string]uint64
+	names  []string
+	// kinds and norms say, by bit, whether the field is a schema field
+	// to coerce (its kind, or 0) and a normalized field (its normFields
+	// index, or -1).
+	kinds  []kind
+	norms  []int
 	coerce []string // schema fields the rules read
 	norm   []int    // normalized fields the rules read, as normFields indexes
 }
@@ -55,6 +67,13 @@ type engineRule struct {
 	// when it may read any (it uses $env, or too many names).
 	mask uint64
 	all  bool
+	// decides is set when passing the checks is the verdict wherever the
+	// checked values are known (constraint.known).
+	decides bool
+	// indexed is set when the source's rule index holds the rule by its
+	// check on the indexed field; others are its other checks.
+	indexed bool
+	others  []check
 }
 
 type check struct {
@@ -162,6 +181,16 @@ func (e *Engine) index(sr *sourceRules) {
 			if !ok && len(sr.fields) < maxFieldBits {
 				bit = 1 << len(sr.fields)
 				sr.fields[n], ok = bit, true
+				sr.names = append(sr.names, n)
+				var k kind
+				if sr.schema != nil {
+					k = sr.schema.fields[n]
+				}
+				ni, norm := normIndex[n]
+				if !norm {
+					ni = -1
+				}
+				sr.kinds, sr.norms = append(sr.kinds, k), append(sr.norms, ni)
 			}
 			if !ok {
 				r.all = true
@@ -180,14 +209,37 @@ func (e *Engine) index(sr *sourceRules) {
 			c := &r.prog.filter[i]
 			r.checks = append(r.checks, check{slot: sr.scan.add(c.path, &next), c: c})
 		}
+		r.decides = r.prog.decides
 	}
 	e.slots = max(e.slots, next)
+	sr.slots, sr.paths = next, sr.scan.paths(next)
+	sr.index = newRuleIndex(sr.rules)
 }
 
-// passes reports whether the scanned fields allow the rule to match.
-func (r *engineRule) passes(vals []scanValue) bool {
+// decided reports whether the rule, having passed its checks, matches
+// without evaluating its expression.
+func (r *engineRule) decided(sv *slotValues) bool {
+	if !r.decides {
+		return false
+	}
 	for _, ch := range r.checks {
-		if !ch.c.pass(vals[ch.slot]) {
+		if !ch.c.known(sv.get(ch.slot)) {
+			return false
+		}
+	}
+	return true
+}
+
+// passes reports whether the scanned fields allow the rule to match;
+// indexed is set when the index found it by its value of the indexed
+// field, so that check is already passed.
+func (r *engineRule) passes(sv *slotValues, indexed bool) bool {
+	checks := r.checks
+	if indexed && r.indexed {
+		checks = r.others
+	}
+	for _, ch := range checks {
+		if !ch.c.pass(sv.get(ch.slot)) {
 			return false
 		}
 	}

@@ -243,29 +243,33 @@ func declaration(sc *schema) map[string]any {
 //     stays missing, which reads as nil).
 func (sc *schema) coerce(env map[string]any, names []string) {
 	for _, name := range names {
-		k := sc.fields[name]
-		v, ok := env[name]
-		switch k {
-		case kindString:
-			switch x := v.(type) {
-			case string:
-			case bool:
-				env[name] = strconv.FormatBool(x)
-			default:
-				env[name] = ""
-			}
-		case kindBool:
-			switch x := v.(type) {
-			case bool:
-			case string:
-				env[name] = x == "true"
-			default:
-				env[name] = false
-			}
-		case kindMap, kindList:
-			if ok && v != nil && !k.has(v) {
-				env[name] = nil
-			}
+		coerceField(env, name, sc.fields[name])
+	}
+}
+
+// coerceField makes env[name] hold a value of kind k, as coerce does.
+func coerceField(env map[string]any, name string, k kind) {
+	v, ok := env[name]
+	switch k {
+	case kindString:
+		switch x := v.(type) {
+		case string:
+		case bool:
+			env[name] = strconv.FormatBool(x)
+		default:
+			env[name] = ""
+		}
+	case kindBool:
+		switch x := v.(type) {
+		case bool:
+		case string:
+			env[name] = x == "true"
+		default:
+			env[name] = false
+		}
+	case kindMap, kindList:
+		if ok && v != nil && !k.has(v) {
+			env[name] = nil
 		}
 	}
 }
@@ -276,10 +280,15 @@ func (sc *schema) coerce(env map[string]any, names []string) {
 // so that the declared types always hold.
 func addNormalized(env map[string]any, ev *event.Event, idx []int) {
 	for _, i := range idx {
-		f := &normFields[i]
-		if v, ok := env[f.name]; ok && f.kind.has(v) {
-			continue
-		}
-		env[f.name] = f.get(ev)
+		addNormalizedField(env, ev, i)
 	}
+}
+
+// addNormalizedField sets normalized field i, as addNormalized does.
+func addNormalizedField(env map[string]any, ev *event.Event, i int) {
+	f := &normFields[i]
+	if v, ok := env[f.name]; ok && f.kind.has(v) {
+		return
+	}
+	env[f.name] = f.get(ev)
 }

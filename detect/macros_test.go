@@ -551,3 +551,39 @@ func TestLoadSetBuiltinOnly(t *testing.T) {
 		t.Errorf("LoadSet: %q, replaced %q, errors %v; want %q", ids(got), replaced, errs, ids(want))
 	}
 }
+
+// TestMacrosInAggregation: by and field expressions expand $macros and
+// $lists like when does, and a bad $name there is reported where it is
+// written.
+func TestMacrosInAggregation(t *testing.T) {
+	defs := testDefs + "---\nmacro: issuer\ncondition: userIdentity.sessionContext.sessionIssuer.arn\n"
+	rs, errs := loadTestFS(t, map[string]string{
+		"defs.yaml": defs,
+		"r.yaml": ctRule("ci-distinct", `eventName != ""`,
+			"distinct: {field: 'eventName in $stop_events ? \"stop\" : eventName', count: 2, window: 10m, by: [$issuer]}"),
+	})
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	eng, err := NewEngine(rs)
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := eng.NewMatcher()
+	ev := ctEvent(t, `{"eventName":"DeleteTrail","eventSource":"cloudtrail.amazonaws.com","eventTime":"2026-11-24T09:00:00Z","userIdentity":{"sessionContext":{"sessionIssuer":{"arn":"arn:aws:iam::1:role/ci"}}}}`)
+	if _, err := m.Match(ev, nil); err != nil {
+		t.Fatal(err)
+	}
+	got := m.Matches()
+	if len(got) != 1 || got[0].Key != "arn:aws:iam::1:role/ci" || got[0].Value != "stop" {
+		t.Fatalf("matches %+v, want key arn:aws:iam::1:role/ci and value stop", got)
+	}
+
+	_, errs = loadTestFS(t, map[string]string{
+		"defs.yaml": defs,
+		"r.yaml":    ctRule("bad-by", `eventName != ""`, "threshold: {count: 2, window: 10m, by: [eventName, $nope]}"),
+	})
+	if len(errs) != 1 || !strings.Contains(errs[0], "r.yaml:6:52") || !strings.Contains(errs[0], "threshold.by") || !strings.Contains(errs[0], "$nope") {
+		t.Fatalf("errors %q, want one at r.yaml:6:52 naming threshold.by and $nope", errs)
+	}
+}

@@ -100,8 +100,8 @@ func TestUserRuleReplacesBuiltin(t *testing.T) {
 	// Without Merge the engine keeps the built-in rule and reports the
 	// user's copy; it does not fail as a whole.
 	eng, err := NewEngine(slices.Concat(builtin, user))
-	if err == nil || !strings.Contains(err.Error(), "tuned.yaml:1:5: rule aws-cloudtrail-stopped: duplicate rule id") {
-		t.Errorf("NewEngine(builtin + user): err = %v, want a duplicate id error at tuned.yaml:1:5", err)
+	if err == nil || !strings.Contains(err.Error(), "tuned.yaml:2:5: rule aws-cloudtrail-stopped: duplicate rule id") {
+		t.Errorf("NewEngine(builtin + user): err = %v, want a duplicate id error at tuned.yaml:2:5", err)
 	}
 	if eng == nil || len(eng.Rules()) != len(builtin)+1 {
 		t.Fatalf("NewEngine(builtin + user) kept %d rules, want %d", len(eng.Rules()), len(builtin)+1)

@@ -163,6 +163,10 @@ func (r *Rule) compile(src *source, defs *scope, nodes map[string]*yaml.Node, ex
 		report(src.errIn(summaryNode, e.off, r.ID, fmt.Errorf("summary: %w", e.err)))
 	}
 	seq := r.expandSequence(src, defs, report)
+	var aggBy, aggField []*expanded
+	if r.Aggregation != nil {
+		aggBy, aggField = r.Aggregation.expand(src, defs, r.ID, report)
+	}
 	if len(errs) > 0 {
 		return errs
 	}
@@ -176,7 +180,7 @@ func (r *Rule) compile(src *source, defs *scope, nodes map[string]*yaml.Node, ex
 		code = b.String()
 	}
 	var uses []string
-	for _, e := range append(append([]*expanded{when, sum}, excs...), seq.all()...) {
+	for _, e := range slices.Concat([]*expanded{when, sum}, excs, seq.all(), aggBy, aggField) {
 		uses = append(uses, e.usedNames()...)
 	}
 	slices.Sort(uses)
@@ -206,7 +210,7 @@ func (r *Rule) compile(src *source, defs *scope, nodes map[string]*yaml.Node, ex
 			failed = failed || f
 		}
 		var err error
-		if p.summary, err = compileTemplate(sum.text, sc); err != nil {
+		if p.summary, err = r.compileSummary(sum.text, sc); err != nil {
 			var te *templateError
 			if errors.As(err, &te) && summaryNode != nil {
 				report(src.errExpanded(summaryNode, sum, te.offset, r.ID, te.err))
@@ -218,7 +222,9 @@ func (r *Rule) compile(src *source, defs *scope, nodes map[string]*yaml.Node, ex
 			p.names, p.all = usedNames(code)
 			codes := slices.Clone(p.summary.codes)
 			if r.Aggregation != nil {
-				codes = append(append(codes, r.Aggregation.By...), r.Aggregation.Field...)
+				for _, e := range slices.Concat(aggBy, aggField) {
+					codes = append(codes, e.text)
+				}
 			}
 			for _, e := range seq.all() {
 				codes = append(codes, e.text)
@@ -232,11 +238,11 @@ func (r *Rule) compile(src *source, defs *scope, nodes map[string]*yaml.Node, ex
 			}
 			// A sequence rule emits a match only when a step (or absent)
 			// is true too, so its steps narrow the prefilter.
-			p.filter = analyze(seq.filterCode(code), sc)
+			p.filter, p.decides = analyze(seq.filterCode(code), sc)
 		}
 		r.programs[name] = p
 		if r.Aggregation != nil {
-			if err := r.Aggregation.compile(name, sc); err != nil {
+			if err := r.Aggregation.compile(name, sc, aggBy, aggField); err != nil {
 				report(src.errAt(whenNode, r.ID, err))
 			} else if seq != nil && !failed {
 				r.Aggregation.progs[name].steps, r.Aggregation.progs[name].absent = steps, absent

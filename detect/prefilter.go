@@ -1,6 +1,8 @@
 package detect
 
 import (
+	"maps"
+	"slices"
 	"sort"
 	"strconv"
 	"strings"
@@ -33,8 +35,12 @@ type constraint struct {
 	path []string
 	// coerced is set for a top-level string field of the source's schema,
 	// whose value rules see coerced to a string (see schema.coerce).
-	coerced  bool
-	exact    map[string]struct{}
+	coerced bool
+	exact   map[string]struct{}
+	// few lists exact when small is set: it has at most maxFew values,
+	// which are faster compared than hashed.
+	few      []string
+	small    bool
 	prefixes []string
 	suffixes []string
 }
@@ -60,7 +66,11 @@ func (c *constraint) pass(v scanValue) bool {
 	default:
 		return true
 	}
-	if _, ok := c.exact[string(b)]; ok {
+	if c.small {
+		if slices.Contains(c.few, string(b)) {
+			return true
+		}
+	} else if _, ok := c.exact[string(b)]; ok {
 		return true
 	}
 	for _, p := range c.prefixes {
@@ -75,6 +85,9 @@ func (c *constraint) pass(v scanValue) bool {
 	}
 	return false
 }
+
+// maxFew is how many exact values a constraint compares one by one.
+const maxFew = 4
 
 var trueBytes, falseBytes = []byte("true"), []byte("false")
 
@@ -93,19 +106,67 @@ func (c *constraint) union(o *constraint) *constraint {
 }
 
 // analyze returns the constraints a when expression requires, sorted by
-// field path.
-func analyze(code string, sc *schema) []constraint {
+// field path. decides is set when the expression is nothing but them (an
+// `and` of leaves on distinct fields, each leaf possibly an `or` of
+// leaves on one field): then, wherever every constrained value is known,
+// passing the constraints is the verdict.
+func analyze(code string, sc *schema) (cs []constraint, decides bool) {
 	tree, err := parser.Parse(code)
 	if err != nil {
-		return nil
+		return nil, false
 	}
 	m := constraintsOf(tree.Node, sc, nil)
 	out := make([]constraint, 0, len(m))
 	for _, c := range m {
+		if c.small = len(c.exact) <= maxFew; c.small {
+			c.few = slices.Sorted(maps.Keys(c.exact))
+		}
 		out = append(out, *c)
 	}
 	sort.Slice(out, func(i, j int) bool { return out[i].key() < out[j].key() })
-	return out
+	n, ok := leafTerms(tree.Node, sc)
+	return out, ok && n == len(out)
+}
+
+// leafTerms counts the terms of node's `and` tree, or reports false when
+// one of them is not a leaf constraint or an `or` of leaf constraints on
+// one field.
+func leafTerms(node ast.Node, sc *schema) (int, bool) {
+	n, ok := node.(*ast.BinaryNode)
+	if !ok {
+		return 0, false
+	}
+	switch n.Operator {
+	case "and", "&&":
+		l, okL := leafTerms(n.Left, sc)
+		r, okR := leafTerms(n.Right, sc)
+		return l + r, okL && okR
+	case "or", "||":
+		if !leafAlternatives(n, sc) || len(constraintsOf(n, sc, nil)) != 1 {
+			return 0, false
+		}
+		return 1, true
+	}
+	return 1, leaf(n, sc, nil) != nil
+}
+
+// leafAlternatives reports whether node is a leaf constraint or an `or`
+// tree of them.
+func leafAlternatives(node ast.Node, sc *schema) bool {
+	n, ok := node.(*ast.BinaryNode)
+	if !ok {
+		return false
+	}
+	if n.Operator == "or" || n.Operator == "||" {
+		return leafAlternatives(n.Left, sc) && leafAlternatives(n.Right, sc)
+	}
+	return leaf(n, sc, nil) != nil
+}
+
+// known reports whether a scanned value is one a constraint judges
+// exactly: a string, or for a coerced field any value but an unknown one.
+func (c *constraint) known(v scanValue) bool {
+	return v.kind == scanString || c.coerced && v.kind != scanUnknown
 }
 
 // constraintsOf returns, by field path, constraints node requires to be

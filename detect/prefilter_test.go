@@ -9,31 +9,37 @@ import (
 )
 
 func TestAnalyze(t *testing.T) {
-	tests := []struct{ when, want string }{
-		{`eventName == "StopLogging"`, `eventName == "StopLogging"`},
-		{`"StopLogging" == eventName and errorCode == ""`, `errorCode == "" and eventName == "StopLogging"`},
-		{`eventName in ["A", "B"] and eventSource startsWith "iam"`, `eventName == "A" | == "B" and eventSource startsWith "iam"`},
-		{`(eventName == "A" and x()) or eventName endsWith "B"`, `eventName == "A" | endsWith "B"`},
-		{`eventName == "A" or eventSource == "B"`, ``},
-		{`not (eventName == "A")`, ``},
-		{`eventName == "A" and eventName == "B"`, `eventName == "A"`},
-		{`let x = 1; userIdentity.type == "Root" and x == 1`, `userIdentity.type == "Root"`},
-		{`let eventName = "q"; eventName == "A"`, ``},
-		{`userIdentity.sessionContext.sessionIssuer.arn == "a"`, ``},
-		{`actor == "a" and requestParameters.name == "n"`, `requestParameters.name == "n"`},
-		{`eventName == requestParameters.name`, ``},
-		{`eventName in ["A", 1]`, ``},
-		{`eventName in []`, `eventName in []`},
+	tests := []struct {
+		when, want string
+		decides    bool
+	}{
+		{`eventName == "StopLogging"`, `eventName == "StopLogging"`, true},
+		{`"StopLogging" == eventName and errorCode == ""`, `errorCode == "" and eventName == "StopLogging"`, true},
+		{`eventName in ["A", "B"] and eventSource startsWith "iam"`, `eventName == "A" | == "B" and eventSource startsWith "iam"`, true},
+		{`(eventName == "A" and x()) or eventName endsWith "B"`, `eventName == "A" | endsWith "B"`, false},
+		{`(eventName == "A" or eventName endsWith "B") and userIdentity.type == "Root"`, `eventName == "A" | endsWith "B" and userIdentity.type == "Root"`, true},
+		{`eventName == "A" or eventSource == "B"`, ``, false},
+		{`(eventName == "A" or eventSource == "B") and eventName == "A"`, `eventName == "A"`, false},
+		{`not (eventName == "A")`, ``, false},
+		{`eventName == "A" and eventName == "B"`, `eventName == "A"`, false},
+		{`eventName == "A" and readOnly != true`, `eventName == "A"`, false},
+		{`let x = 1; userIdentity.type == "Root" and x == 1`, `userIdentity.type == "Root"`, false},
+		{`let eventName = "q"; eventName == "A"`, ``, false},
+		{`userIdentity.sessionContext.sessionIssuer.arn == "a"`, ``, false},
+		{`actor == "a" and requestParameters.name == "n"`, `requestParameters.name == "n"`, false},
+		{`eventName == requestParameters.name`, ``, false},
+		{`eventName in ["A", 1]`, ``, false},
+		{`eventName in []`, `eventName in []`, true},
 	}
 	for _, tt := range tests {
-		got := describeConstraints(analyze(tt.when, cloudTrailSchema))
-		if got != tt.want {
-			t.Errorf("%s: got %q, want %q", tt.when, got, tt.want)
+		cs, decides := analyze(tt.when, cloudTrailSchema)
+		if got := describeConstraints(cs); got != tt.want || decides != tt.decides {
+			t.Errorf("%s: got %q (decides %v), want %q (decides %v)", tt.when, got, decides, tt.want, tt.decides)
 		}
 	}
 	// Without a schema, any non-normalized top-level name is a record field.
-	if got := describeConstraints(analyze(`level == "error" and message == "x"`, nil)); got != `level == "error"` {
-		t.Errorf("json source: %q", got)
+	if cs, _ := analyze(`level == "error" and message == "x"`, nil); describeConstraints(cs) != `level == "error"` {
+		t.Errorf("json source: %q", describeConstraints(cs))
 	}
 }
 
@@ -98,6 +104,7 @@ func checkScan(t *testing.T, raw []byte) {
 		t.Fatalf("goccy accepted what encoding/json rejects: %q: %v", raw, err)
 	}
 	vals := scanAll(raw)
+	checkFill(t, raw, env, vals)
 	cloudTrailSchema.coerce(env, []string{"eventName", "readOnly"})
 	c := &constraint{coerced: true}
 	switch v := vals[0]; v.kind {
@@ -118,6 +125,19 @@ func checkScan(t *testing.T, raw []byte) {
 	}
 	if v := vals[3]; (v.kind == scanTrue || v.kind == scanFalse) && env["readOnly"] != (v.kind == scanTrue) {
 		t.Fatalf("%q: scanned readOnly %v, decoded %v", raw, v.kind, env["readOnly"])
+	}
+}
+
+// checkFill verifies that looking the scanned paths up in the decoded
+// record agrees with the raw scan wherever the scan could tell.
+func checkFill(t *testing.T, raw []byte, env map[string]any, scanned []scanValue) {
+	for i, v := range scanned {
+		if v.kind == scanUnknown {
+			continue
+		}
+		if f := lookupSlot(env, scanPaths[i]); f.kind != v.kind || string(f.b) != string(v.b) {
+			t.Fatalf("%q: path %v scanned %v %q, filled from the decoded record %v %q", raw, scanPaths[i], v.kind, v.b, f.kind, f.b)
+		}
 	}
 }
 
@@ -153,6 +173,13 @@ func TestPrefilterNeverChangesVerdict(t *testing.T) {
 		b, _ := mOff.Match(ev, nil)
 		if !reflect.DeepEqual(ruleIDs(a), ruleIDs(b)) {
 			t.Errorf("event %s: with prefilter %v, without %v", ev.EventID, ruleIDs(a), ruleIDs(b))
+		}
+		var fields map[string]any
+		if json.Unmarshal(ev.Raw, &fields) == nil {
+			c, _ := mOn.matchDecoded(ev, fields, nil)
+			if !reflect.DeepEqual(ruleIDs(a), ruleIDs(c)) {
+				t.Errorf("event %s: Match %v, matchDecoded %v", ev.EventID, ruleIDs(a), ruleIDs(c))
+			}
 		}
 		if errA != nil {
 			t.Errorf("event %s: %v", ev.EventID, errA)

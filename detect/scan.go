@@ -2,7 +2,9 @@ package detect
 
 import (
 	"bytes"
+	"slices"
 	"unicode/utf8"
+	"unsafe"
 )
 
 // scanKind classifies the raw value of one field path.
@@ -287,4 +289,84 @@ func skipWS(raw []byte, i int) int {
 		}
 	}
 	return i
+}
+
+// slotValues are the scanned values of a source's prefiltered fields,
+// by slot: all read from the raw record by scanRecord, or, for a decoded
+// record, each looked up on first use.
+type slotValues struct {
+	vals []scanValue
+	// fields is the decoded record, or nil; paths are the fields by
+	// slot; vals[i] is current when at[i] == gen.
+	fields map[string]any
+	paths  [][]string
+	gen    uint32
+	at     []uint32
+}
+
+// decoded makes the values those of a decoded record.
+func (s *slotValues) decoded(fields map[string]any, paths [][]string) {
+	s.fields, s.paths = fields, paths
+	if s.gen++; s.gen == 0 { // wrapped: forget every value
+		clear(s.at)
+		s.gen = 1
+	}
+}
+
+// get returns slot i's value.
+func (s *slotValues) get(i int) scanValue {
+	if s.fields != nil && s.at[i] != s.gen {
+		s.vals[i], s.at[i] = lookupSlot(s.fields, s.paths[i]), s.gen
+	}
+	return s.vals[i]
+}
+
+// lookupSlot reads a field path from a decoded record as scanRecord
+// reads it from the raw one: a path through something other than an
+// object is absent.
+func lookupSlot(fields map[string]any, path []string) scanValue {
+	v, ok := fields[path[0]]
+	for _, name := range path[1:] {
+		m, isMap := v.(map[string]any)
+		if !isMap {
+			return scanValue{kind: scanAbsent}
+		}
+		v, ok = m[name]
+	}
+	return classifyValue(v, ok)
+}
+
+// paths returns the field paths of n's tree by slot.
+func (n *scanNode) paths(slots int) [][]string {
+	out := make([][]string, slots)
+	var walk func(n *scanNode, prefix []string)
+	walk = func(n *scanNode, prefix []string) {
+		for _, c := range n.children {
+			p := append(slices.Clip(prefix), c.key)
+			if c.slot >= 0 {
+				out[c.slot] = p
+			}
+			walk(c, p)
+		}
+	}
+	walk(n, nil)
+	return out
+}
+
+// classifyValue describes a decoded value; ok is false when it is absent.
+// A string's bytes alias it: they are only read.
+func classifyValue(v any, ok bool) scanValue {
+	if !ok {
+		return scanValue{kind: scanAbsent}
+	}
+	switch x := v.(type) {
+	case string:
+		return scanValue{kind: scanString, b: unsafe.Slice(unsafe.StringData(x), len(x))}
+	case bool:
+		if x {
+			return scanValue{kind: scanTrue}
+		}
+		return scanValue{kind: scanFalse}
+	}
+	return scanValue{kind: scanOther}
 }

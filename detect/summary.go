@@ -48,6 +48,12 @@ func (e *templateError) Unwrap() error { return e.err }
 // compileTemplate parses a summary and compiles each {{ }} part as an expr
 // expression for the source's environment.
 func compileTemplate(s string, sc *schema) (*template, error) {
+	return parseTemplate(s, func(code string) (*vm.Program, error) { return compileExpr(code, sc, false) })
+}
+
+// parseTemplate parses a summary and compiles each {{ }} part with
+// compile.
+func parseTemplate(s string, compile func(code string) (*vm.Program, error)) (*template, error) {
 	if len(s) > MaxExprLen {
 		return nil, &templateError{0, fmt.Errorf("summary longer than %d bytes", MaxExprLen)}
 	}
@@ -71,7 +77,7 @@ func compileTemplate(s string, sc *schema) (*template, error) {
 		if strings.TrimSpace(code) == "" {
 			return nil, &templateError{runeOffset(s, codeStart), errors.New("summary: empty {{ }}")}
 		}
-		prog, err := compileExpr(code, sc, false)
+		prog, err := compile(code)
 		if err != nil {
 			off := runeOffset(s, codeStart)
 			if fe, ok := asFileError(err); ok {

@@ -180,9 +180,7 @@ func runTimed(r *Rule, m *Matcher, dec ingest.Decoder, t *RuleTest) ([]state.Fir
 					g := &firings[i]
 					g.Count = f.Count
 					g.First, g.Last = minTime(g.First, f.First), maxTime(g.Last, f.Last)
-					if len(g.EventIDs) < state.DefaultSampleIDs {
-						g.EventIDs = append(g.EventIDs, f.EventIDs...)
-					}
+					g.EventIDs = slices.Clone(f.EventIDs) // the period's sample
 					continue
 				}
 			}

@@ -3,6 +3,7 @@ package state
 import (
 	"cmp"
 	"slices"
+	"sort"
 	"strings"
 )
 
@@ -112,11 +113,13 @@ func (k *disKey) prune(wm, w int64) {
 	}
 }
 
-// dropFront removes the first n elements in place, keeping the capacity.
+// dropFront removes the first n elements. It reslices instead of moving
+// the rest, so that a long queue losing its head one element per match
+// costs O(1) per match; append moves the survivors when the capacity
+// runs out.
 func dropFront[T any](s []T, n int) []T {
-	m := copy(s, s[n:])
-	clear(s[m:])
-	return s[:m]
+	clear(s[:n]) // drop references for the GC
+	return s[n:]
 }
 
 // compact drops, among occurrences older than the watermark, the middle
@@ -125,19 +128,33 @@ func dropFront[T any](s []T, n int) []T {
 // window never changes. Occurrences at or after the watermark are kept,
 // so a firing's reset (everything at or before its end, which is at or
 // after the watermark) removes the same as without compaction.
-func compact(os []occ, wm, w int64) []occ {
-	if len(os) < 3 {
-		return os
+//
+// A pass runs once the occurrences older than the watermark are at least
+// 8 and at least as many as the younger ones, so that a busy value's cost
+// per match stays constant. When it runs depends only on the occurrences
+// and the watermark, which a checkpoint restores, so a restarted
+// partition keeps the same occurrences (and fires the same firings) as
+// one that never stopped.
+func (v *disVal) compact(wm, w int64) {
+	os := v.occ
+	old := sort.Search(len(os), func(i int) bool { return os[i].t >= wm })
+	if old < 8 || old < len(os)-old {
+		return
 	}
-	out := os[:1]
-	for i := 1; i < len(os); i++ {
-		if os[i].t < wm && i+1 < len(os) && os[i+1].t-out[len(out)-1].t <= w {
+	n, i := 1, 1 // os[:n] is the compacted result so far
+	for ; i < old; i++ {
+		if i+1 < len(os) && os[i+1].t-os[n-1].t <= w {
 			continue
 		}
-		out = append(out, os[i])
+		os[n] = os[i]
+		n++
 	}
-	clear(os[len(out):])
-	return out
+	if n < i {
+		m := copy(os[n:], os[i:])
+		clear(os[n+m:])
+		os = os[:n+m]
+	}
+	v.occ = os
 }
 
 // hasIn reports whether sorted occurrences have one in [lo, hi].
@@ -183,7 +200,7 @@ func (s *distinctState) apply(p *Partition, r *rule, m Match, t int64) {
 	}
 	v := &k.vals[vi]
 	v.occ, _ = insertOcc(v.occ, occ{t: t, seq: m.Seq, id: m.EventID})
-	v.occ = compact(v.occ, wm, w)
+	v.compact(wm, w)
 	n := r.spec.Count
 	if t >= k.maxT {
 		// In order: the only new window is the one ending at t.
@@ -289,7 +306,7 @@ func (s *distinctState) timer(p *Partition, r *rule, key string, id uint64) {
 	wm, w := p.wm(), r.window
 	k.prune(wm, w)
 	for i := range k.vals {
-		k.vals[i].occ = compact(k.vals[i].occ, wm, w)
+		k.vals[i].compact(wm, w)
 	}
 	if len(k.vals) == 0 {
 		delete(s.keys, key)

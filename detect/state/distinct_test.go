@@ -117,7 +117,7 @@ func TestDistinctCompaction(t *testing.T) {
 	for i := range 1000 {
 		ops = append(ops, applyV(time.Duration(i)*100*time.Millisecond, "k", "x", "a", ""))
 	}
-	ops = append(ops, applyV(100*s, "k", "y", "b", ""), applyV(109*s, "k", "z", "c", "k:3:1m39.9s-1m49s:x,y,z:v=a, b, c"))
+	ops = append(ops, applyV(100*s, "k", "y", "b", ""), applyV(109*s, "k", "z", "c", "k:3:1m39s-1m49s:x,y,z:v=a, b, c"))
 	p, _ := runOps(t, spec, 0, ops[:1000])
 	if n := len(p.rules[0].st.(*distinctState).keys["k"].vals[0].occ); n > 3 {
 		t.Errorf("%d occurrences kept, want <= 3", n)

@@ -114,12 +114,17 @@
 // starts over. Count is the number of matches before the silence, First
 // the first of them, Last (and EventIDs) the last one.
 //
-// dedup (Window = period P): the first match of a key fires; a later
-// match with a time at most P after that first one returns an update of
-// the same firing (Update true, same ID, Count+1, Last and First widened,
-// EventIDs just the new event's id), so a runner can rate-limit updates. A
-// match after the period starts a new firing. Late matches before the
-// first one count as updates.
+// dedup (Window = period P): the first match of a key fires (Count 1).
+// A later match with a time at most P after that first one counts toward
+// the same firing without returning anything; the next Advance returns
+// one update per key that counted since its last firing (Update true,
+// same ID, Count the matches of the period so far, First the period's
+// first match, Last the latest, EventIDs the period's first SampleIDs
+// ids). So a runner that advances once per checkpoint publishes at most
+// one update per key and checkpoint, and the pending updates are part of
+// the snapshot. A match after the period returns the previous period's
+// pending update, if any, and a new firing. A late match before the first
+// one counts in the period (First stays the first match's time).
 //
 // # Memory
 //

@@ -40,16 +40,16 @@ type Firing struct {
 	Count       int
 	First, Last time.Time // UTC
 	// EventIDs is a bounded sample (Spec.SampleIDs) of the contributing
-	// events' ids, in event-time order (spike: arrival order; a dedup
-	// update: only the new event).
+	// events' ids, in event-time order (spike and dedup: arrival order).
 	EventIDs []string
 	// Values lists the distinct values of a distinct firing (bounded).
 	Values []string
 	// Value is the new term (new_term), the distinct values joined with
 	// ", " (distinct) or the baseline (spike).
 	Value string
-	// Update marks a dedup update: a later match of the period, same ID
-	// and a larger Count.
+	// Update marks a dedup update: the same ID as the period's first
+	// firing, a larger Count, returned by Advance for the matches counted
+	// since the key's last firing.
 	Update bool
 }
 
@@ -114,6 +114,10 @@ type rule struct {
 	refused uint64
 	late    uint64
 	st      kindState
+	// seeded is set once the rule's state was learned from history
+	// (MarkSeeded), with the version the runner gave.
+	seeded  bool
+	seedVer uint64
 }
 
 // kindState is the state of one rule of one kind.
@@ -214,7 +218,8 @@ func (p *Partition) Apply(m Match) []Firing {
 
 // Advance moves the clock to t if t is later (the watermark becomes t
 // minus the lateness), expires what the watermark passed and returns the
-// firings that time causes (absence, sequence with Absent), sorted by
+// firings that time causes (absence, sequence with Absent) and the
+// pending dedup updates, sorted by
 // rule, key, First, Last and ID, valid until the next call. Advance with
 // an earlier t (or the zero time) only runs what is already due.
 func (p *Partition) Advance(t time.Time) []Firing {
@@ -263,6 +268,33 @@ func (p *Partition) Seed(rule, key, term string, t time.Time) error {
 	}
 	st.seed(p, r, key, term, n)
 	return nil
+}
+
+// MarkSeeded records that the state of new_term rule was learned from
+// history (by Seed), with a version of the runner's choosing (such as a
+// hash of the rule's definition). The mark is kept in snapshots, and
+// dropped with the rule's state when Restore drops it (a changed spec),
+// so that a runner seeds each rule once.
+func (p *Partition) MarkSeeded(rule string, version uint64) error {
+	r := p.byName[rule]
+	if r == nil {
+		return fmt.Errorf("mark seeded: unknown rule %q", rule)
+	}
+	if r.spec.Kind != NewTerm {
+		return fmt.Errorf("mark seeded: rule %q is %s, not new_term", rule, r.spec.Kind)
+	}
+	r.seeded, r.seedVer = true, version
+	return nil
+}
+
+// Seeded returns the version given to MarkSeeded for rule, and whether
+// the rule's state was marked seeded at all.
+func (p *Partition) Seeded(rule string) (version uint64, ok bool) {
+	r := p.byName[rule]
+	if r == nil || !r.seeded {
+		return 0, false
+	}
+	return r.seedVer, true
 }
 
 // Stats returns the partition's counters and the live keys per rule.

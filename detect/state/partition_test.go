@@ -112,7 +112,8 @@ func TestReplay(t *testing.T) {
 		}
 	}
 	m.Seq = 0 // unsequenced: always applied
-	if got := p.Apply(m); len(got) != 1 || !got[0].Update {
+	p.Apply(m)
+	if got := p.Advance(t0); len(got) != 1 || !got[0].Update || got[0].Count != 2 {
 		t.Errorf("unsequenced apply: %v", got)
 	}
 	st := p.Stats()

@@ -11,7 +11,12 @@ import (
 )
 
 // snapshotMagic starts every snapshot; its last byte is the version.
-const snapshotMagic = "tlstate\x01"
+// Version 2 added each rule's seed mark; Restore still reads version 1
+// (rules unmarked).
+const (
+	snapshotMagic   = "tlstate\x02"
+	snapshotMagicV1 = "tlstate\x01"
+)
 
 var castagnoli = crc32.MakeTable(crc32.Castagnoli)
 
@@ -20,8 +25,9 @@ var ErrSnapshot = errors.New("invalid state snapshot")
 
 // Snapshot encodes the partition's whole state. Layout: magic, clock,
 // applied Seq, counters, then per rule (sorted) its name, spec
-// fingerprint, counters and a length-prefixed section of its keys
-// (sorted), then a CRC-32C of everything before it.
+// fingerprint, counters, seed mark (a bool, then the version when set)
+// and a length-prefixed section of its keys (sorted), then a CRC-32C of
+// everything before it.
 func (p *Partition) Snapshot() ([]byte, error) {
 	e := &encoder{b: make([]byte, 0, 4096)}
 	e.b = append(e.b, snapshotMagic...)
@@ -37,6 +43,10 @@ func (p *Partition) Snapshot() ([]byte, error) {
 		e.uint(r.spec.fingerprint())
 		e.uint(r.refused)
 		e.uint(r.late)
+		e.bool(r.seeded)
+		if r.seeded {
+			e.uint(r.seedVer)
+		}
 		sec.b = sec.b[:0]
 		r.st.encode(&sec)
 		e.uint(uint64(len(sec.b)))
@@ -55,7 +65,15 @@ func Restore(b []byte, specs map[string]Spec, lateness time.Duration) (*Partitio
 	if err != nil {
 		return nil, err
 	}
-	if len(b) < len(snapshotMagic)+4 || string(b[:len(snapshotMagic)]) != snapshotMagic {
+	if len(b) < len(snapshotMagic)+4 {
+		return nil, fmt.Errorf("%w: bad header", ErrSnapshot)
+	}
+	var v1 bool
+	switch string(b[:len(snapshotMagic)]) {
+	case snapshotMagic:
+	case snapshotMagicV1:
+		v1 = true
+	default:
 		return nil, fmt.Errorf("%w: bad header", ErrSnapshot)
 	}
 	body := b[:len(b)-4]
@@ -77,6 +95,13 @@ func Restore(b []byte, specs map[string]Spec, lateness time.Duration) (*Partitio
 		name := d.str()
 		fp := d.uint()
 		refused, late := d.uint(), d.uint()
+		var seeded bool
+		var seedVer uint64
+		if !v1 {
+			if seeded = d.bool(); seeded {
+				seedVer = d.uint()
+			}
+		}
 		sec := d.bytes()
 		if d.err != nil {
 			break
@@ -94,6 +119,11 @@ func Restore(b []byte, specs map[string]Spec, lateness time.Duration) (*Partitio
 		if fp != r.spec.fingerprint() {
 			continue
 		}
+		if seeded && r.spec.Kind != NewTerm {
+			d.fail("rule %q: seed mark on a %s rule", name, r.spec.Kind)
+			break
+		}
+		r.seeded, r.seedVer = seeded, seedVer
 		sd := &decoder{b: sec}
 		r.st.decode(sd, p, r)
 		if sd.err == nil && len(sd.b) != 0 {

@@ -3,6 +3,7 @@ package bus
 import (
 	"context"
 	"fmt"
+	"strconv"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -37,22 +38,40 @@ func PartitionConsumer(p int) jetstream.ConsumerConfig {
 	}
 }
 
-// PublishMatches stores matches in the MATCHES stream, each under its
-// partition's subject with its match id as the message id, and waits for
-// the acks.
+// PublishMatches stores matches in the MATCHES stream: those of one
+// partition, in their order, in one message under the partition's subject
+// (more when they exceed matchesBudget bytes of records), with an id made
+// of their match ids; then it waits for the acks.
 func (b *Bus) PublishMatches(ctx context.Context, ms []event.Match) error {
-	futures := make([]jetstream.PubAckFuture, 0, len(ms))
+	var parts [Partitions][]event.Match
 	for i := range ms {
-		data, err := event.MarshalMatch(&ms[i])
-		if err != nil {
-			return err
+		p := ms[i].Partition(Partitions)
+		parts[p] = append(parts[p], ms[i])
+	}
+	var futures []jetstream.PubAckFuture
+	for p, pm := range parts {
+		subject := MatchesSubject + strconv.Itoa(p)
+		for len(pm) > 0 {
+			n, size := 0, 0
+			for n < len(pm) && n < event.MaxMatchesPerMessage && (n == 0 || size+len(pm[n].Event.Raw) <= matchesBudget) {
+				size += len(pm[n].Event.Raw)
+				n++
+			}
+			data, err := event.MarshalMatches(pm[:n])
+			if err != nil {
+				return err
+			}
+			f, err := b.publishAsync(subject, event.MatchesID(pm[:n]), data)
+			if err != nil {
+				return err
+			}
+			futures = append(futures, f)
+			pm = pm[n:]
 		}
-		subject := fmt.Sprintf("%s%d", MatchesSubject, ms[i].Partition(Partitions))
-		f, err := b.publishAsync(subject, ms[i].MatchID(), data)
-		if err != nil {
-			return err
-		}
-		futures = append(futures, f)
 	}
 	return waitAcks(ctx, futures)
 }
+
+// matchesBudget bounds the record bytes of one message of matches, well
+// under the server's maximum payload.
+const matchesBudget = maxPayload / 4

@@ -46,7 +46,8 @@ func (b *Bus) PublishEvents(ctx context.Context, source string, evs []event.Even
 }
 
 // PublishFindings stores findings in the FINDINGS stream, one message per
-// finding with its alert id as the message id, and waits for the acks.
+// finding with its MsgID as the message id (the alert id; for an update,
+// the alert id and count), and waits for the acks.
 func (b *Bus) PublishFindings(ctx context.Context, fs []event.Finding) error {
 	futures := make([]jetstream.PubAckFuture, 0, len(fs))
 	for i := range fs {
@@ -54,7 +55,7 @@ func (b *Bus) PublishFindings(ctx context.Context, fs []event.Finding) error {
 		if err != nil {
 			return err
 		}
-		f, err := b.publishAsync(FindingsSubject+fs[i].Severity, fs[i].AlertID, data)
+		f, err := b.publishAsync(FindingsSubject+fs[i].Severity, fs[i].MsgID(), data)
 		if err != nil {
 			return err
 		}

@@ -143,6 +143,12 @@ type Detect struct {
 	// Lateness is how late, in event time, a match of a stateful rule
 	// may arrive and still be counted.
 	Lateness time.Duration `yaml:"lateness"`
+	// SeedMaxEvents bounds the stored events (the newest) that a
+	// new_term rule learns its terms from when it is first loaded; 0
+	// turns learning from history off.
+	SeedMaxEvents int `yaml:"seed_max_events"`
+	// SeedTimeout bounds one rule's pass over the stored history.
+	SeedTimeout time.Duration `yaml:"seed_timeout"`
 }
 
 // Store configures the ClickHouse writer.
@@ -164,7 +170,7 @@ func Default() Config {
 		Rules:      Rules{Builtin: true},
 		Ingest:     Ingest{SourceConfig: ingest.DefaultSourceConfig},
 		Store:      Store{BatchSize: 5000, FlushInterval: 250 * time.Millisecond},
-		Detect:     Detect{Lateness: 2 * time.Minute},
+		Detect:     Detect{Lateness: 2 * time.Minute, SeedMaxEvents: 1_000_000, SeedTimeout: 5 * time.Minute},
 	}
 }
 
@@ -242,6 +248,10 @@ func keyAtLine(n *yaml.Node, prefix string, line int) string {
 }
 
 var identRE = regexp.MustCompile(`^[A-Za-z_][A-Za-z0-9_]*$`)
+
+// maxSeedEvents caps detect.seed_max_events: a pass keeps the terms of
+// the events it reads in memory.
+const maxSeedEvents = 100_000_000
 
 // Validate checks values that the types alone do not, naming the key.
 func (c *Config) Validate() error {
@@ -324,6 +334,12 @@ func (c *Config) Validate() error {
 	}
 	if c.Detect.Lateness <= 0 {
 		bad("detect.lateness", "must be positive")
+	}
+	if c.Detect.SeedMaxEvents < 0 || c.Detect.SeedMaxEvents > maxSeedEvents {
+		bad("detect.seed_max_events", "%d is outside 0..%d", c.Detect.SeedMaxEvents, maxSeedEvents)
+	}
+	if c.Detect.SeedTimeout <= 0 {
+		bad("detect.seed_timeout", "must be positive")
 	}
 	if c.Store.FlushInterval <= 0 {
 		bad("store.flush_interval", "must be positive")

@@ -80,6 +80,8 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"log group to an unknown source", "ingest:\n  cloudwatch:\n    log_groups: [{match: '/ecs/*', source: envoi}]\n", nil,
 			`ingest.cloudwatch.log_groups: log group route 1 (/ecs/*): unknown source "envoi"`},
 		{"missing token file", "", []string{"TRIPLINE_INGEST_TOKENS_JSON_FILE=/nonexistent"}, "TRIPLINE_INGEST_TOKENS_JSON_FILE"},
+		{"negative seed bound", "detect:\n  seed_max_events: -1\n", nil, "detect.seed_max_events"},
+		{"zero seed timeout", "", []string{"TRIPLINE_DETECT_SEED_TIMEOUT=0s"}, "detect.seed_timeout"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {
@@ -98,5 +100,22 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 func TestPublicListenerWithToken(t *testing.T) {
 	if _, err := Load("", []string{"TRIPLINE_HTTP_LISTEN=0.0.0.0:8080", "TRIPLINE_HTTP_AUTH_TOKEN=s3cret"}); err != nil {
 		t.Fatal(err)
+	}
+}
+
+func TestSeedKeys(t *testing.T) {
+	cfg, err := Load("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Detect.SeedMaxEvents != 1_000_000 || cfg.Detect.SeedTimeout != 5*time.Minute {
+		t.Fatalf("seed defaults: %+v", cfg.Detect)
+	}
+	cfg, err = Load(writeFile(t, "detect:\n  seed_max_events: 0\n"), []string{"TRIPLINE_DETECT_SEED_TIMEOUT=30s"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if cfg.Detect.SeedMaxEvents != 0 || cfg.Detect.SeedTimeout != 30*time.Second {
+		t.Fatalf("seed keys: %+v", cfg.Detect)
 	}
 }

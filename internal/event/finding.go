@@ -3,6 +3,7 @@ package event
 import (
 	"crypto/sha256"
 	"encoding/hex"
+	"strconv"
 	"time"
 )
 
@@ -43,6 +44,21 @@ type Finding struct {
 	LastSeen  time.Time `json:"last_seen,omitzero"`
 	// Event is the (last) matching event.
 	Event Event `json:"event"`
+	// Update marks a later state of a finding already published, with the
+	// same AlertID: a dedup rule's count of the period so far (Count,
+	// LastSeen and EventIDs grow; Time stays). Stores keep the finding's
+	// latest state; notifiers do not post it again.
+	Update bool `json:"update,omitempty"`
+}
+
+// MsgID is the finding's message id on the bus, which the bus's duplicate
+// window drops repeats by: the alert id, and for an update the alert id
+// and count, so that each state of a finding is published once.
+func (f *Finding) MsgID() string {
+	if f.Update {
+		return f.AlertID + "/" + strconv.Itoa(f.Count)
+	}
+	return f.AlertID
 }
 
 // AlertID derives a finding id from the rule and the matching event ids.

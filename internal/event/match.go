@@ -1,11 +1,12 @@
 package event
 
 import (
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"errors"
 	"fmt"
 	"hash/fnv"
-	"strconv"
 )
 
 // Match is an event that passed a stateful rule's condition, on its way to
@@ -23,13 +24,6 @@ type Match struct {
 	Event Event `json:"event"`
 }
 
-// MatchID is stable for a rule, an event and a step, so that a
-// redelivered event batch publishes the same match ids and JetStream
-// drops the repeats.
-func (m *Match) MatchID() string {
-	return AlertID(m.RuleID, m.Event.EventID, strconv.Itoa(m.Step))
-}
-
 // Partition is the partition, out of n, that keeps the state of the
 // match's rule and group key: every match of one key goes to one place.
 func (m *Match) Partition(n int) int {
@@ -45,45 +39,120 @@ func PartitionOf(ruleID, key string, n int) int {
 	return int(h.Sum64() % uint64(n))
 }
 
-// MarshalMatch encodes a match for the bus: the rule, key, value and
-// step, then the event in the batch encoding (MarshalBatch), so the
-// record is not encoded as JSON again per match.
-func MarshalMatch(m *Match) ([]byte, error) {
-	evs, err := MarshalBatch([]Event{m.Event})
+// Matches travel to their partition in batches, one bus message per
+// partition per event batch, so that a rule matching most events costs a
+// few messages per batch instead of one per event:
+//
+//	matches = version:byte count:uvarint match* events
+//	match   = rule:string key:string value:string step:varint event:uvarint
+//	events  = the batch encoding (MarshalBatch) of the matches' events,
+//	          each once
+const matchesVersion = 1
+
+// MaxMatchesPerMessage bounds the matches of one message, so that a
+// match's index in its message fits in 16 bits.
+const MaxMatchesPerMessage = 1<<16 - 1
+
+// MarshalMatches encodes matches for one bus message. A match's event is
+// encoded once however many of the matches share it (by event id).
+func MarshalMatches(ms []Match) ([]byte, error) {
+	if len(ms) > MaxMatchesPerMessage {
+		return nil, fmt.Errorf("matches: %d in one message, at most %d", len(ms), MaxMatchesPerMessage)
+	}
+	idx := make(map[string]int, len(ms))
+	var evs []Event
+	n := 1 + binary.MaxVarintLen64
+	for i := range ms {
+		n += len(ms[i].RuleID) + len(ms[i].Key) + len(ms[i].Value) + 5*binary.MaxVarintLen32
+	}
+	b := make([]byte, 0, n)
+	b = append(b, matchesVersion)
+	b = binary.AppendUvarint(b, uint64(len(ms)))
+	for i := range ms {
+		m := &ms[i]
+		for _, s := range [...]string{m.RuleID, m.Key, m.Value} {
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		}
+		b = binary.AppendVarint(b, int64(m.Step))
+		j, ok := idx[m.Event.EventID]
+		if !ok {
+			j = len(evs)
+			idx[m.Event.EventID] = j
+			evs = append(evs, m.Event)
+		}
+		b = binary.AppendUvarint(b, uint64(j))
+	}
+	enc, err := MarshalBatch(evs)
 	if err != nil {
 		return nil, err
 	}
-	b := make([]byte, 0, len(m.RuleID)+len(m.Key)+len(m.Value)+16+len(evs))
-	for _, s := range []string{m.RuleID, m.Key, m.Value} {
-		b = binary.AppendUvarint(b, uint64(len(s)))
-		b = append(b, s...)
-	}
-	b = binary.AppendVarint(b, int64(m.Step))
-	return append(b, evs...), nil
+	return append(b, enc...), nil
 }
 
-// UnmarshalMatch decodes a match from the bus; its event's Raw shares b.
-func UnmarshalMatch(b []byte) (Match, error) {
-	var m Match
-	for _, s := range []*string{&m.RuleID, &m.Key, &m.Value} {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || n > uint64(len(b)-k) {
-			return m, errors.New("match: truncated")
+// UnmarshalMatches decodes a message of matches; their events' Raw share
+// b.
+func UnmarshalMatches(b []byte) ([]Match, error) {
+	if len(b) == 0 || b[0] != matchesVersion {
+		return nil, errors.New("matches: unknown encoding")
+	}
+	b = b[1:]
+	count, k := binary.Uvarint(b)
+	if k <= 0 || count > MaxMatchesPerMessage || count > uint64(len(b)) {
+		return nil, errors.New("matches: bad count")
+	}
+	b = b[k:]
+	ms := make([]Match, count)
+	refs := make([]uint64, count)
+	for i := range ms {
+		m := &ms[i]
+		for _, s := range []*string{&m.RuleID, &m.Key, &m.Value} {
+			n, k := binary.Uvarint(b)
+			if k <= 0 || n > uint64(len(b)-k) {
+				return nil, errors.New("matches: truncated")
+			}
+			*s, b = string(b[k:k+int(n)]), b[k+int(n):]
 		}
-		*s, b = string(b[k:k+int(n)]), b[k+int(n):]
+		step, k := binary.Varint(b)
+		if k <= 0 || step < 0 || step > 1<<20 {
+			return nil, errors.New("matches: bad step")
+		}
+		m.Step = int(step)
+		b = b[k:]
+		if refs[i], k = binary.Uvarint(b); k <= 0 {
+			return nil, errors.New("matches: truncated")
+		}
+		b = b[k:]
 	}
-	step, k := binary.Varint(b)
-	if k <= 0 || step < 0 || step > 1<<20 {
-		return m, errors.New("match: bad step")
-	}
-	m.Step = int(step)
-	evs, err := UnmarshalBatch(b[k:])
+	evs, err := UnmarshalBatch(b)
 	if err != nil {
-		return m, fmt.Errorf("match: %w", err)
+		return nil, fmt.Errorf("matches: %w", err)
 	}
-	if len(evs) != 1 {
-		return m, fmt.Errorf("match: %d events, want 1", len(evs))
+	for i, r := range refs {
+		if r >= uint64(len(evs)) {
+			return nil, fmt.Errorf("matches: event %d of %d", r, len(evs))
+		}
+		ms[i].Event = evs[r]
 	}
-	m.Event = evs[0]
-	return m, nil
+	return ms, nil
+}
+
+// MatchesID identifies a message of matches by the ids of its matches,
+// so that a redelivered event batch, making the same messages, publishes
+// the same ids and JetStream drops the repeats.
+func MatchesID(ms []Match) string {
+	h := sha256.New()
+	var b []byte
+	for i := range ms {
+		m := &ms[i]
+		b = b[:0]
+		for _, s := range [...]string{m.RuleID, m.Event.EventID} {
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		}
+		b = binary.AppendVarint(b, int64(m.Step))
+		h.Write(b)
+	}
+	var sum [sha256.Size]byte
+	return hex.EncodeToString(h.Sum(sum[:0])[:16])
 }

@@ -29,6 +29,10 @@ type Notifier interface {
 // an error naming the alert and does not post it again (the alert is still
 // stored and listed by `tripline alerts`), preferring a missed notification
 // to a duplicate. A post that fails is released and retried.
+//
+// An update of a finding (event.Finding.Update: a dedup rule's later
+// count) is not posted: the finding it updates was, and the store keeps
+// the count.
 type Alert struct {
 	Bus      *bus.Bus
 	Notifier Notifier
@@ -64,6 +68,10 @@ func (a *Alert) Run(ctx context.Context) error {
 		f, err := event.UnmarshalFinding(m.Data())
 		if err != nil {
 			giveUp(ctx, a.Bus, a.Log, "alert", m, err)
+			return
+		}
+		if f.Update {
+			_ = m.Ack()
 			return
 		}
 		a.handle(ctx, sent, m, f)

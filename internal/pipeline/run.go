@@ -142,11 +142,17 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 		if err != nil {
 			return err
 		}
+		// new_term rules learn from the events that the rules loaded
+		// now will not see: those ingested before the cutoff.
+		cutoff := historyCutoff(ctx, b, time.Now(), log)
 		d := &Detect{Bus: b, Workers: 2, Log: log, NewMatcher: func() Matcher { return eng.NewMatcher() }}
 		g.Go(func() error { return d.Run(ctx) })
 		if stateful := statefulRules(eng.Rules()); len(stateful) > 0 {
+			seeder := NewSeeder(ctx, SeedConfig{History: lazyHistory{ch}, Rules: eng.Rules(), Until: cutoff,
+				Lateness: cfg.Detect.Lateness, MaxEvents: cfg.Detect.SeedMaxEvents, Timeout: cfg.Detect.SeedTimeout,
+				Metrics: NewSeedMetrics(reg), Log: log})
 			s := &State{Bus: b, Rules: stateful, Lateness: cfg.Detect.Lateness, Worker: workerName(cfg.DataDir),
-				Metrics: NewStateMetrics(reg), Log: log}
+				Metrics: NewStateMetrics(reg), Seeder: seeder, Log: log}
 			g.Go(func() error { return s.Run(ctx) })
 		}
 	}

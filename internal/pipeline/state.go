@@ -27,6 +27,10 @@ type StatefulRule struct {
 	Title    string
 	Severity string
 	Tags     []string
+	// Summary renders the rule's summary for a finding (see
+	// detect.Rule.GroupSummary; ev is nil for a finding of silence); nil
+	// gives the built-in "title: key (count in duration): value".
+	Summary func(ev *event.Event, g detect.Group) (string, error)
 }
 
 // State runs the stateful detection partitions this worker owns (see
@@ -50,7 +54,10 @@ type State struct {
 	LeaseTTL time.Duration
 	// Metrics counts refusals and late matches; nil counts nowhere.
 	Metrics *StateMetrics
-	Log     *slog.Logger
+	// Seeder teaches new_term rules their history when a partition
+	// starts; nil seeds nothing.
+	Seeder *Seeder
+	Log    *slog.Logger
 }
 
 // Run takes and runs partitions until ctx ends.
@@ -133,6 +140,10 @@ func (s *State) partition(ctx context.Context, p int) error {
 	if err != nil {
 		return err
 	}
+	seeds, rev, err := s.seed(ctx, kv, p, part, rev)
+	if err != nil {
+		return err
+	}
 	// A fresh consumer delivers what the stream still holds (the work
 	// queue keeps only unacknowledged matches) in stream order: first
 	// what the previous owner applied but had not checkpointed (skipped
@@ -155,10 +166,26 @@ func (s *State) partition(ctx context.Context, p int) error {
 	metrics := s.Metrics.partition()
 	defer metrics.close()
 	var (
-		pending  []jetstream.Msg // applied, acknowledged after the next checkpoint
-		events   = map[string]event.Event{}
+		pending []jetstream.Msg // applied, acknowledged after the next checkpoint
+		// latest holds the last event of each dedup rule's key applied
+		// since the last checkpoint: the event of the key's update, which
+		// the next Advance returns for the matches of that round.
+		latest   = map[ruleKey]event.Event{}
 		findings []event.Finding
-		saved    = time.Now()
+		// unsent indexes the findings not yet published by alert id, so
+		// that an update of one of them is folded into it.
+		unsent = map[string]int{}
+		add    = func(f state.Firing, ev *event.Event) {
+			fd := s.finding(f, ev)
+			if i, ok := unsent[fd.AlertID]; ok && f.Update {
+				fd.Update = findings[i].Update
+				findings[i] = fd
+				return
+			}
+			unsent[fd.AlertID] = len(findings)
+			findings = append(findings, fd)
+		}
+		saved = time.Now()
 		// The event clock when matches last arrived, and the wall clock
 		// then: while no match comes, event time moves on at the wall
 		// clock's pace from there, so that silence (absence, a missing
@@ -168,8 +195,9 @@ func (s *State) partition(ctx context.Context, p int) error {
 	)
 	flush := func(now time.Time) error {
 		if !clock.IsZero() {
+			// Firings of silence and the dedup updates of this round.
 			for _, f := range part.Advance(clock.Add(now.Sub(clockWall))) {
-				findings = append(findings, s.finding(f, events))
+				add(f, s.eventOf(f, latest, nil))
 			}
 		}
 		if len(findings) > 0 {
@@ -177,6 +205,7 @@ func (s *State) partition(ctx context.Context, p int) error {
 				return fmt.Errorf("publish findings: %w", err)
 			}
 			findings = findings[:0]
+			clear(unsent)
 		}
 		snap, err := part.Snapshot()
 		if err != nil {
@@ -191,7 +220,7 @@ func (s *State) partition(ctx context.Context, p int) error {
 			}
 		}
 		pending = pending[:0]
-		clear(events)
+		clear(latest)
 		saved = now
 		metrics.report(part.Stats())
 		return nil
@@ -206,22 +235,28 @@ func (s *State) partition(ctx context.Context, p int) error {
 			if err != nil {
 				return err
 			}
-			m, err := event.UnmarshalMatch(msg.Data())
+			ms, err := event.UnmarshalMatches(msg.Data())
 			if err != nil {
-				s.Log.Error("bad match dropped", "partition", p, "err", err)
-				pending = append(pending, msg)
-				continue
+				s.Log.Error("bad matches dropped", "partition", p, "err", err)
 			}
-			// A forged far-future time would move the clock and make
-			// every later match late.
-			at := m.Event.Time
-			if limit := time.Now().Add(maxFuture); at.After(limit) {
-				at = limit
-			}
-			for _, f := range part.Apply(state.Match{Rule: m.RuleID, Key: m.Key, Time: at, EventID: m.Event.EventID,
-				Value: m.Value, Step: m.Step, Seq: meta.Sequence.Stream}) {
-				events[f.ID] = m.Event
-				findings = append(findings, s.finding(f, events))
+			for i := range ms {
+				m := &ms[i]
+				// A forged far-future time would move the clock and make
+				// every later match late.
+				at := m.Event.Time
+				if limit := time.Now().Add(maxFuture); at.After(limit) {
+					at = limit
+				}
+				// A match's place in the stream: its message's sequence,
+				// then its index in the message.
+				seq := meta.Sequence.Stream<<16 | uint64(i)
+				for _, f := range part.Apply(state.Match{Rule: m.RuleID, Key: m.Key, Time: at, EventID: m.Event.EventID,
+					Value: m.Value, Step: m.Step, Seq: seq}) {
+					add(f, s.eventOf(f, latest, &m.Event))
+				}
+				if s.Rules[m.RuleID].Spec.Kind == state.Dedup {
+					latest[ruleKey{m.RuleID, m.Key}] = m.Event
+				}
 			}
 			pending = append(pending, msg)
 		}
@@ -231,6 +266,7 @@ func (s *State) partition(ctx context.Context, p int) error {
 		if len(pending) > 0 {
 			clock, clockWall = part.Stats().Clock, time.Now()
 		}
+		seeds.poll(part) // rules whose history could not be read before
 		if now := time.Now(); now.Sub(saved) >= every || len(findings) > 0 {
 			if err := flush(now); err != nil {
 				return err
@@ -240,23 +276,59 @@ func (s *State) partition(ctx context.Context, p int) error {
 	return nil
 }
 
-// finding turns a firing into the finding published for it. events holds
-// the event that caused firings applied in this round, by firing id; a
-// firing of silence (absence, a sequence's missing step) has none.
-func (s *State) finding(f state.Firing, events map[string]event.Event) event.Finding {
-	r := s.Rules[f.Rule]
-	ev, ok := events[f.ID]
-	if !ok {
-		ev = event.Event{Time: f.Last, EventID: f.ID}
+// ruleKey is a rule and a group key.
+type ruleKey struct{ rule, key string }
+
+// eventOf returns the event that caused firing f: applied, the event
+// just applied (nil when f came from Advance); for a dedup update, the
+// last event of its key in this round (latest, which does not hold
+// applied yet); for a firing of silence (absence, a sequence's missing
+// step), none.
+func (s *State) eventOf(f state.Firing, latest map[ruleKey]event.Event, applied *event.Event) *event.Event {
+	switch {
+	case f.Kind == state.Absence || (f.Kind == state.Sequence && s.Rules[f.Rule].Spec.Absent):
+		return nil
+	case f.Update:
+		if ev, ok := latest[ruleKey{f.Rule, f.Key}]; ok {
+			return &ev
+		}
+		return nil
 	}
-	summary := fmt.Sprintf("%s: %s (%d in %s)", r.Title, f.Key, f.Count, f.Last.Sub(f.First).Round(time.Second))
-	if f.Value != "" {
-		summary += ": " + f.Value
+	return applied
+}
+
+// finding turns a firing into the finding published for it; ev is the
+// event that caused it, or nil (see eventOf). A dedup firing and its
+// updates have the time of the period's first match, so that an update
+// has the same place in the alerts table's sorting key as the row it
+// replaces.
+func (s *State) finding(f state.Firing, ev *event.Event) event.Finding {
+	r := s.Rules[f.Rule]
+	g := detect.Group{Key: f.Key, Count: f.Count, FirstSeen: f.First, LastSeen: f.Last, Value: f.Value}
+	var summary string
+	if r.Summary != nil {
+		var err error
+		if summary, err = r.Summary(ev, g); err != nil {
+			s.Log.Warn("summary of a stateful finding", "rule_id", f.Rule, "alert_id", f.ID, "err", err)
+		}
+	} else {
+		summary = fmt.Sprintf("%s: %s (%d in %s)", r.Title, f.Key, f.Count, f.Last.Sub(f.First).Round(time.Second))
+		if f.Value != "" {
+			summary += ": " + f.Value
+		}
+	}
+	e := event.Event{Time: f.Last, EventID: f.ID}
+	if ev != nil {
+		e = *ev
+	}
+	at := f.Last
+	if f.Kind == state.Dedup {
+		at = f.First
 	}
 	return event.Finding{
-		AlertID: f.ID, Time: f.Last, DetectedAt: time.Now().UTC(), RuleID: f.Rule, RuleTitle: r.Title,
-		Summary: summary, Severity: r.Severity, Tags: r.Tags, EventIDs: append([]string(nil), f.EventIDs...), Event: ev,
-		GroupKey: f.Key, Count: f.Count, FirstSeen: f.First, LastSeen: f.Last,
+		AlertID: f.ID, Time: at, DetectedAt: time.Now().UTC(), RuleID: f.Rule, RuleTitle: r.Title,
+		Summary: summary, Severity: r.Severity, Tags: r.Tags, EventIDs: append([]string(nil), f.EventIDs...), Event: e,
+		GroupKey: f.Key, Count: f.Count, FirstSeen: f.First, LastSeen: f.Last, Update: f.Update,
 	}
 }
 
@@ -265,7 +337,11 @@ func statefulRules(rules []*detect.Rule) map[string]StatefulRule {
 	out := map[string]StatefulRule{}
 	for _, r := range rules {
 		if r.Aggregation != nil {
-			out[r.ID] = StatefulRule{Spec: r.Aggregation.Spec, Title: r.Title, Severity: r.Severity, Tags: r.Tags}
+			sr := StatefulRule{Spec: r.Aggregation.Spec, Title: r.Title, Severity: r.Severity, Tags: r.Tags}
+			if r.Summary != "" {
+				sr.Summary = r.GroupSummary
+			}
+			out[r.ID] = sr
 		}
 	}
 	return out

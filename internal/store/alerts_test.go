@@ -3,6 +3,7 @@ package store
 import (
 	"context"
 	"encoding/json"
+	"fmt"
 	"reflect"
 	"testing"
 	"time"
@@ -89,5 +90,65 @@ func TestAlertsRedelivery(t *testing.T) {
 	got, err := s.Alerts(ctx, AlertQuery{})
 	if err != nil || len(got) != 3 {
 		t.Errorf("Alerts with an unmerged duplicate = %d alerts, %v, want 3", len(got), err)
+	}
+}
+
+// TestAlertsUpdates: a dedup finding's updates (same alert id and time, a
+// larger count) replace it; a stale or redelivered update is dropped; the
+// table keeps one row per alert, the largest count, merged or not.
+func TestAlertsUpdates(t *testing.T) {
+	s := openTest(t)
+	ctx := context.Background()
+	state := func(count int) event.Finding {
+		f := testFinding(1, "dedup")
+		f.GroupKey, f.Count, f.FirstSeen = "eve", count, f.Time.Truncate(time.Second) // first_seen has seconds
+		f.LastSeen = f.Time.Add(time.Duration(count) * time.Second).Truncate(time.Second)
+		f.Update = count > 1
+		f.Summary = fmt.Sprintf("eve did it %d times", count)
+		return f
+	}
+	steps := []struct {
+		in   []event.Finding
+		want int // rows written
+	}{
+		{[]event.Finding{state(1)}, 1},
+		{[]event.Finding{state(3)}, 1},
+		{[]event.Finding{state(2)}, 0},           // stale: written after 3
+		{[]event.Finding{state(3)}, 0},           // redelivered
+		{[]event.Finding{state(1)}, 0},           // the original, redelivered
+		{[]event.Finding{state(5), state(4)}, 1}, // one batch: the largest
+	}
+	for i, st := range steps {
+		n, err := s.InsertAlerts(ctx, st.in, true)
+		if err != nil || n != st.want {
+			t.Fatalf("step %d: InsertAlerts = %d, %v, want %d", i, n, err, st.want)
+		}
+	}
+	got, err := s.Alerts(ctx, AlertQuery{})
+	if err != nil || len(got) != 1 {
+		t.Fatalf("Alerts = %v, %v, want one", got, err)
+	}
+	want := state(5)
+	want.Update = false // not stored: the row is the alert's latest state
+	sameFinding(t, got[0], want)
+
+	// Even an older state written without the check loses to the largest
+	// count, merged (FINAL) or not.
+	if _, err := s.InsertAlerts(ctx, []event.Finding{state(4)}, false); err != nil {
+		t.Fatal(err)
+	}
+	if got, err := s.Alerts(ctx, AlertQuery{}); err != nil || len(got) != 1 || got[0].Count != 5 {
+		t.Errorf("Alerts with an older state unmerged = %+v, %v", got, err)
+	}
+	var (
+		rows  uint64
+		count uint32
+	)
+	q := "SELECT count(), max(count) FROM " + s.table("alerts") + " FINAL"
+	if err := s.conn.QueryRow(ctx, q).Scan(&rows, &count); err != nil {
+		t.Fatal(err)
+	}
+	if rows != 1 || count != 5 {
+		t.Errorf("FINAL: %d rows, count %d, want 1 row of count 5", rows, count)
 	}
 }

@@ -9,18 +9,23 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2/ext"
 )
 
-// uniqueByID returns pointers to the items with distinct ids (the first of
-// each id wins) and their ids, aligned.
-func uniqueByID[T any](items []T, idOf func(*T) string) ([]*T, []string) {
+// uniqueByID returns pointers to the items with distinct ids and their
+// ids, aligned. Of items with the same id the first wins, or, with count,
+// the first of the largest count (the latest state of a finding that
+// updates push).
+func uniqueByID[T any](items []T, idOf func(*T) string, count func(*T) uint64) ([]*T, []string) {
 	rows := make([]*T, 0, len(items))
 	ids := make([]string, 0, len(items))
-	seen := make(map[string]struct{}, len(items))
+	seen := make(map[string]int, len(items))
 	for i := range items {
 		id := idOf(&items[i])
-		if _, dup := seen[id]; dup {
+		if j, dup := seen[id]; dup {
+			if count != nil && count(&items[i]) > count(rows[j]) {
+				rows[j] = &items[i]
+			}
 			continue
 		}
-		seen[id] = struct{}{}
+		seen[id] = len(rows)
 		rows = append(rows, &items[i])
 		ids = append(ids, id)
 	}
@@ -31,7 +36,11 @@ func uniqueByID[T any](items []T, idOf func(*T) string) ([]*T, []string) {
 // restricted to the rows' time range and to their values of keyCol, the
 // first column of the table's sorting key, so it reads only the parts and
 // granules that could hold them. rows must not be empty.
-func dropExisting[T any](ctx context.Context, s *Store, table, idCol, keyCol string, rows []*T, ids []string, timeKey func(*T) (time.Time, string)) ([]*T, []string, error) {
+//
+// With a countCol, a row is kept when its count (count(row)) is larger
+// than the largest stored for its id: a later state of a stored finding.
+func dropExisting[T any](ctx context.Context, s *Store, table, idCol, keyCol string, rows []*T, ids []string, timeKey func(*T) (time.Time, string),
+	countCol string, count func(*T) uint64) ([]*T, []string, error) {
 	lo, _ := timeKey(rows[0])
 	hi := lo
 	keys := map[string]struct{}{}
@@ -45,13 +54,13 @@ func dropExisting[T any](ctx context.Context, s *Store, table, idCol, keyCol str
 		}
 		keys[k] = struct{}{}
 	}
-	stored, err := s.existingIDs(ctx, table, idCol, keyCol, keys, ids, lo, hi)
+	stored, err := s.existingIDs(ctx, table, idCol, keyCol, countCol, keys, ids, lo, hi)
 	if err != nil || len(stored) == 0 {
 		return rows, ids, err
 	}
 	keepRows, keepIDs := rows[:0], ids[:0]
 	for i, id := range ids {
-		if _, ok := stored[id]; !ok {
+		if n, ok := stored[id]; !ok || (count != nil && count(rows[i]) > n) {
 			keepRows = append(keepRows, rows[i])
 			keepIDs = append(keepIDs, id)
 		}
@@ -60,10 +69,11 @@ func dropExisting[T any](ctx context.Context, s *Store, table, idCol, keyCol str
 }
 
 // existingIDs returns which of ids are stored in table, looking only in
-// [lo, hi] and, through the sorting key's first column, among keys. The ids
-// travel as an external table, so a batch of any size fits in one query
-// (an IN list of literals would hit max_query_size).
-func (s *Store) existingIDs(ctx context.Context, table, idCol, keyCol string, keys map[string]struct{}, ids []string, lo, hi time.Time) (map[string]struct{}, error) {
+// [lo, hi] and, through the sorting key's first column, among keys, with
+// the largest value of countCol stored for each (0 without a countCol).
+// The ids travel as an external table, so a batch of any size fits in one
+// query (an IN list of literals would hit max_query_size).
+func (s *Store) existingIDs(ctx context.Context, table, idCol, keyCol, countCol string, keys map[string]struct{}, ids []string, lo, hi time.Time) (map[string]uint64, error) {
 	idt, err := ext.NewTable("_tripline_ids", ext.Column("id", "String"))
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: external table: %w", err)
@@ -79,21 +89,28 @@ func (s *Store) existingIDs(ctx context.Context, table, idCol, keyCol string, ke
 	}
 	loSec, _ := splitTime(lo)
 	hiSec, _ := splitTime(hi)
-	q := fmt.Sprintf("SELECT DISTINCT %s FROM %s WHERE time >= toDateTime(?) AND time <= toDateTime(?) AND %s IN ? AND %s IN _tripline_ids",
+	q := fmt.Sprintf("SELECT DISTINCT %s, toUInt64(0) FROM %s WHERE time >= toDateTime(?) AND time <= toDateTime(?) AND %s IN ? AND %s IN _tripline_ids",
 		idCol, s.table(table), keyCol, idCol)
+	if countCol != "" {
+		q = fmt.Sprintf("SELECT %s, toUInt64(max(%s)) FROM %s WHERE time >= toDateTime(?) AND time <= toDateTime(?) AND %s IN ? AND %s IN _tripline_ids GROUP BY %s",
+			idCol, countCol, s.table(table), keyCol, idCol, idCol)
+	}
 	qctx := clickhouse.Context(ctx, clickhouse.WithExternalTable(idt))
 	rows, err := s.conn.Query(qctx, q, loSec, hiSec, clickhouse.GroupSet{Value: keyList})
 	if err != nil {
 		return nil, fmt.Errorf("clickhouse: look up stored ids in %s.%s: %w", s.db, table, err)
 	}
 	defer rows.Close()
-	stored := map[string]struct{}{}
+	stored := map[string]uint64{}
 	for rows.Next() {
-		var id string
-		if err := rows.Scan(&id); err != nil {
+		var (
+			id string
+			n  uint64
+		)
+		if err := rows.Scan(&id, &n); err != nil {
 			return nil, fmt.Errorf("clickhouse: look up stored ids in %s.%s: %w", s.db, table, err)
 		}
-		stored[id] = struct{}{}
+		stored[id] = n
 	}
 	if err := rows.Err(); err != nil {
 		return nil, fmt.Errorf("clickhouse: look up stored ids in %s.%s: %w", s.db, table, err)

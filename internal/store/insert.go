@@ -24,10 +24,10 @@ func (s *Store) InsertEvents(ctx context.Context, evs []event.Event, checkExisti
 			return event.ContentID(e.Source, e.Raw)
 		}
 		return e.EventID
-	})
+	}, nil)
 	if checkExisting && len(rows) > 0 {
 		rows, ids, err = dropExisting(ctx, s, eventsTable.name, "event_id", "source", rows, ids,
-			func(e *event.Event) (time.Time, string) { return e.Time, e.Source })
+			func(e *event.Event) (time.Time, string) { return e.Time, e.Source }, "", nil)
 		if err != nil {
 			return 0, err
 		}
@@ -111,17 +111,23 @@ func (s *Store) writeEvents(ctx context.Context, rows []*event.Event, ids []stri
 
 // InsertAlerts writes findings to the alerts table in one batch and returns
 // how many rows it wrote, keyed on AlertID (event.AlertID of the rule and
-// event ids when empty) with the same duplicate handling as InsertEvents.
+// event ids when empty) with the same duplicate handling as InsertEvents,
+// except that a finding whose Count is larger than the stored one's is a
+// later state of it (a dedup update, event.Finding.Update) and is written:
+// the table, a ReplacingMergeTree versioned by count, keeps the row with
+// the largest count (Alerts returns it before merges). Of the findings of
+// one id in fs, the one with the largest Count is written.
 func (s *Store) InsertAlerts(ctx context.Context, fs []event.Finding, checkExisting bool) (inserted int, err error) {
+	count := func(f *event.Finding) uint64 { return uint64(max(f.Count, 0)) }
 	rows, ids := uniqueByID(fs, func(f *event.Finding) string {
 		if f.AlertID == "" {
 			return event.AlertID(f.RuleID, f.EventIDs...)
 		}
 		return f.AlertID
-	})
+	}, count)
 	if checkExisting && len(rows) > 0 {
 		rows, ids, err = dropExisting(ctx, s, alertsTable.name, "alert_id", "rule_id", rows, ids,
-			func(f *event.Finding) (time.Time, string) { return f.Time, f.RuleID })
+			func(f *event.Finding) (time.Time, string) { return f.Time, f.RuleID }, "count", count)
 		if err != nil {
 			return 0, err
 		}

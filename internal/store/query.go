@@ -164,7 +164,8 @@ func (s *Store) ScanEvents(ctx context.Context, q EventQuery, fn func(event.Even
 }
 
 // Alerts returns the alerts matching q, newest first, each alert once even
-// if a duplicate row has not been merged away yet. The query runs read-only.
+// if a duplicate row or an older state of it (a dedup update's smaller
+// count) has not been merged away yet. The query runs read-only.
 func (s *Store) Alerts(ctx context.Context, q AlertQuery) ([]event.Finding, error) {
 	limit := q.Limit
 	switch {
@@ -178,7 +179,7 @@ func (s *Store) Alerts(ctx context.Context, q AlertQuery) ([]event.Finding, erro
 		conds = append(conds, "rule_id = ?")
 		args = append(args, q.RuleID)
 	}
-	sql := fmt.Sprintf("SELECT %s FROM %s%s ORDER BY time DESC, time_nsec DESC, alert_id LIMIT 1 BY alert_id LIMIT %d",
+	sql := fmt.Sprintf("SELECT %s FROM %s%s ORDER BY time DESC, time_nsec DESC, alert_id, count DESC LIMIT 1 BY alert_id LIMIT %d",
 		alertsTable.names(), s.table(alertsTable.name), where(conds), limit)
 	rows, err := s.conn.Query(s.readContext(ctx, alertsMaxExecution, limit), sql, args...)
 	if err != nil {

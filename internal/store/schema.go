@@ -77,12 +77,17 @@ var alertsTable = tableDef{
 		{"service", "String", ""},
 		{"event", "String", "the (last) matching event as JSON"},
 		{"group_key", "String", "a stateful rule's group key"},
-		{"count", "UInt32", "the matches a stateful rule counted"},
+		{"count", "UInt32", "the matches a stateful rule counted (the row's version: a dedup update replaces the row with a larger count)"},
 		{"first_seen", "DateTime('UTC')", "the first counted match (stateful rules)"},
 		{"last_seen", "DateTime('UTC')", "the last counted match (stateful rules)"},
 	},
-	// Alerts are few: monthly partitions keep the part count low.
-	engine: "ENGINE = ReplacingMergeTree() PARTITION BY toYYYYMM(time) ORDER BY (rule_id, time, alert_id)",
+	// Alerts are few: monthly partitions keep the part count low. A dedup
+	// finding's updates have its alert id and time and a larger count:
+	// count is the version, so merges and FINAL keep the latest state.
+	// (A table created before it was, ReplacingMergeTree(), keeps the last
+	// row inserted, which is the latest too: InsertAlerts never writes a
+	// count below the stored one.)
+	engine: "ENGINE = ReplacingMergeTree(count) PARTITION BY toYYYYMM(time) ORDER BY (rule_id, time, alert_id)",
 }
 
 // names returns the column names joined for an INSERT or SELECT list.

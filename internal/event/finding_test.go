@@ -1,0 +1,35 @@
+package event
+
+import (
+	"bytes"
+	"testing"
+)
+
+// TestFindingUpdate: an update has a message id of its own per count, and
+// a finding encoded before updates existed decodes as an original.
+func TestFindingUpdate(t *testing.T) {
+	f := Finding{AlertID: "a1", Count: 3}
+	if got := f.MsgID(); got != "a1" {
+		t.Errorf("original: MsgID %q", got)
+	}
+	f.Update = true
+	if got := f.MsgID(); got != "a1/3" {
+		t.Errorf("update: MsgID %q", got)
+	}
+	b, err := MarshalFinding(&f)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if g, err := UnmarshalFinding(b); err != nil || !g.Update || g.MsgID() != "a1/3" {
+		t.Errorf("round trip: %+v, %v", g, err)
+	}
+	old := `{"alert_id":"a1","time":"2026-01-01T00:00:00Z","detected_at":"2026-01-01T00:00:01Z","rule_id":"r","rule_title":"R","summary":"s","severity":"low","event_ids":["e"],"group_key":"k","count":1,"event":{}}`
+	g, err := UnmarshalFinding([]byte(old))
+	if err != nil || g.Update || g.MsgID() != "a1" || g.Count != 1 {
+		t.Errorf("old finding: %+v, %v", g, err)
+	}
+	f.Update = false
+	if b, _ := MarshalFinding(&f); string(b) == "" || bytes.Contains(b, []byte(`"update"`)) {
+		t.Errorf("an original carries the update field: %s", b)
+	}
+}
