@@ -225,11 +225,21 @@ func (s *State) partition(ctx context.Context, p int) error {
 		metrics.report(part.Stats())
 		return nil
 	}
+	// While matches keep coming, each round takes what is there (up to
+	// 500); when none are, a round waits for the first to arrive and
+	// handles it at once, rather than waiting for a full batch.
+	idle := true
 	for ctx.Err() == nil {
-		batch, err := cons.Fetch(500, jetstream.FetchMaxWait(every/2))
+		var batch jetstream.MessageBatch
+		if idle {
+			batch, err = cons.Fetch(1, jetstream.FetchMaxWait(every/2))
+		} else {
+			batch, err = cons.FetchNoWait(500)
+		}
 		if err != nil {
 			return fmt.Errorf("fetch: %w", err)
 		}
+		got := len(pending)
 		for msg := range batch.Messages() {
 			meta, err := msg.Metadata()
 			if err != nil {
@@ -263,6 +273,7 @@ func (s *State) partition(ctx context.Context, p int) error {
 		if err := batch.Error(); err != nil && !errors.Is(err, context.Canceled) {
 			s.Log.Warn("fetch", "partition", p, "err", err)
 		}
+		idle = len(pending) == got
 		if len(pending) > 0 {
 			clock, clockWall = part.Stats().Clock, time.Now()
 		}
