@@ -89,24 +89,24 @@ func hasExact(c *constraint, v string) bool {
 // among them are known to pass their check on the field.
 func (ix *ruleIndex) candidates(sv *slotValues) (rules []*engineRule, checked bool) {
 	v := sv.get(ix.slot)
-	var b []byte
+	var b string
 	switch v.kind {
 	case scanString:
-		b = v.b
+		b = v.s
 	case scanTrue, scanFalse, scanAbsent, scanOther:
 		if !ix.coerced {
 			return ix.all, false
 		}
 		switch v.kind {
 		case scanTrue:
-			b = trueBytes
+			b = "true"
 		case scanFalse:
-			b = falseBytes
+			b = "false"
 		}
 	default:
 		return ix.all, false
 	}
-	if rs, ok := ix.byValue[string(b)]; ok {
+	if rs, ok := ix.byValue[b]; ok {
 		return rs, true
 	}
 	return ix.rest, true

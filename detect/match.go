@@ -98,15 +98,17 @@ func (m *Matcher) matchDecoded(ev *event.Event, fields map[string]any, out []eve
 	if len(m.cand) == 0 {
 		return out, nil
 	}
-	env := m.resetEnv(sr, mask, whole)
+	env := m.env
 	if whole {
+		clear(env)
 		maps.Copy(env, fields)
 	} else {
+		// A missing field is set to nil, which every expression reads
+		// as it reads a missing one ($env, which would tell them apart,
+		// makes the decode whole).
 		for b := mask; b != 0; b &= b - 1 {
 			name := sr.names[bits.TrailingZeros64(b)]
-			if v, ok := fields[name]; ok {
-				env[name] = v
-			}
+			env[name] = fields[name]
 		}
 	}
 	return m.evaluate(ev, sr, env, mask, whole, out)

@@ -49,37 +49,37 @@ func (c *constraint) key() string { return strings.Join(c.path, ".") }
 
 // pass reports whether a raw value may satisfy the constraint.
 func (c *constraint) pass(v scanValue) bool {
-	var b []byte
+	var b string
 	switch v.kind {
 	case scanString:
-		b = v.b
+		b = v.s
 	case scanTrue, scanFalse, scanAbsent, scanOther:
 		if !c.coerced {
 			return true // nil or non-string: evaluate the rule to be exact
 		}
 		switch v.kind {
 		case scanTrue:
-			b = trueBytes
+			b = "true"
 		case scanFalse:
-			b = falseBytes
+			b = "false"
 		}
 	default:
 		return true
 	}
 	if c.small {
-		if slices.Contains(c.few, string(b)) {
+		if slices.Contains(c.few, b) {
 			return true
 		}
-	} else if _, ok := c.exact[string(b)]; ok {
+	} else if _, ok := c.exact[b]; ok {
 		return true
 	}
 	for _, p := range c.prefixes {
-		if len(b) >= len(p) && string(b[:len(p)]) == p {
+		if len(b) >= len(p) && b[:len(p)] == p {
 			return true
 		}
 	}
 	for _, s := range c.suffixes {
-		if len(b) >= len(s) && string(b[len(b)-len(s):]) == s {
+		if len(b) >= len(s) && b[len(b)-len(s):] == s {
 			return true
 		}
 	}
@@ -89,7 +89,6 @@ func (c *constraint) pass(v scanValue) bool {
 // maxFew is how many exact values a constraint compares one by one.
 const maxFew = 4
 
-var trueBytes, falseBytes = []byte("true"), []byte("false")
 
 // union widens c to also accept what o accepts.
 func (c *constraint) union(o *constraint) *constraint {

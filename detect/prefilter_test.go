@@ -86,8 +86,8 @@ func TestScanRecord(t *testing.T) {
 		if got != tt.want {
 			t.Errorf("%s: kinds %v, want %v", tt.raw, got, tt.want)
 		}
-		if tt.name != "" && string(vals[0].b) != tt.name {
-			t.Errorf("%s: eventName %q", tt.raw, vals[0].b)
+		if tt.name != "" && vals[0].s != tt.name {
+			t.Errorf("%s: eventName %q", tt.raw, vals[0].s)
 		}
 	}
 }
@@ -110,8 +110,8 @@ func checkScan(t *testing.T, raw []byte) {
 	switch v := vals[0]; v.kind {
 	case scanUnknown:
 	case scanString:
-		if env["eventName"] != string(v.b) {
-			t.Fatalf("%q: scanned eventName %q, decoded %q", raw, v.b, env["eventName"])
+		if env["eventName"] != v.s {
+			t.Fatalf("%q: scanned eventName %q, decoded %q", raw, v.s, env["eventName"])
 		}
 	default:
 		c.exact = map[string]struct{}{env["eventName"].(string): {}}
@@ -120,8 +120,8 @@ func checkScan(t *testing.T, raw []byte) {
 		}
 	}
 	ui, _ := env["userIdentity"].(map[string]any)
-	if v := vals[1]; v.kind == scanString && (ui == nil || ui["type"] != string(v.b)) {
-		t.Fatalf("%q: scanned userIdentity.type %q, decoded %v", raw, v.b, ui)
+	if v := vals[1]; v.kind == scanString && (ui == nil || ui["type"] != v.s) {
+		t.Fatalf("%q: scanned userIdentity.type %q, decoded %v", raw, v.s, ui)
 	}
 	if v := vals[3]; (v.kind == scanTrue || v.kind == scanFalse) && env["readOnly"] != (v.kind == scanTrue) {
 		t.Fatalf("%q: scanned readOnly %v, decoded %v", raw, v.kind, env["readOnly"])
@@ -135,8 +135,8 @@ func checkFill(t *testing.T, raw []byte, env map[string]any, scanned []scanValue
 		if v.kind == scanUnknown {
 			continue
 		}
-		if f := lookupSlot(env, scanPaths[i]); f.kind != v.kind || string(f.b) != string(v.b) {
-			t.Fatalf("%q: path %v scanned %v %q, filled from the decoded record %v %q", raw, scanPaths[i], v.kind, v.b, f.kind, f.b)
+		if f := lookupSlot(env, scanPaths[i]); f.kind != v.kind || f.s != v.s {
+			t.Fatalf("%q: path %v scanned %v %q, filled from the decoded record %v %q", raw, scanPaths[i], v.kind, v.s, f.kind, f.s)
 		}
 	}
 }

@@ -22,7 +22,7 @@ const (
 // scanValue is what scanRecord learnt about one field path.
 type scanValue struct {
 	kind scanKind
-	b    []byte // the string's bytes, inside the record
+	s    string // the string, its bytes inside the record (read only)
 }
 
 // scanNode is a field path tree: the fields of one object level that some
@@ -174,7 +174,7 @@ func classify(raw []byte, start, end int) scanValue {
 		if bytes.IndexByte(s, '\\') >= 0 || !utf8.Valid(s) {
 			return scanValue{kind: scanUnknown}
 		}
-		return scanValue{kind: scanString, b: s}
+		return scanValue{kind: scanString, s: unsafe.String(unsafe.SliceData(s), len(s))}
 	case 't':
 		if string(v) == "true" {
 			return scanValue{kind: scanTrue}
@@ -354,14 +354,13 @@ func (n *scanNode) paths(slots int) [][]string {
 }
 
 // classifyValue describes a decoded value; ok is false when it is absent.
-// A string's bytes alias it: they are only read.
 func classifyValue(v any, ok bool) scanValue {
 	if !ok {
 		return scanValue{kind: scanAbsent}
 	}
 	switch x := v.(type) {
 	case string:
-		return scanValue{kind: scanString, b: unsafe.Slice(unsafe.StringData(x), len(x))}
+		return scanValue{kind: scanString, s: x}
 	case bool:
 		if x {
 			return scanValue{kind: scanTrue}

@@ -63,12 +63,14 @@ func (f *Finding) MsgID() string {
 
 // AlertID derives a finding id from the rule and the matching event ids.
 func AlertID(ruleID string, eventIDs ...string) string {
-	h := sha256.New()
-	h.Write([]byte(ruleID))
+	var buf [256]byte // ids are short: hashed without allocating
+	b := append(buf[:0], ruleID...)
 	for _, id := range eventIDs {
-		h.Write([]byte{0})
-		h.Write([]byte(id))
+		b = append(b, 0)
+		b = append(b, id...)
 	}
-	var sum [sha256.Size]byte
-	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+	sum := sha256.Sum256(b)
+	var out [32]byte
+	hex.Encode(out[:], sum[:16])
+	return string(out[:])
 }

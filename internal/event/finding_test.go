@@ -33,3 +33,19 @@ func TestFindingUpdate(t *testing.T) {
 		t.Errorf("an original carries the update field: %s", b)
 	}
 }
+
+// TestAlertIDStable: alert ids do not change between versions, so that a
+// finding redelivered across an upgrade is still recognised.
+func TestAlertIDStable(t *testing.T) {
+	for _, tt := range []struct {
+		got, want string
+	}{
+		{AlertID("aws-root-account-used", "e1"), "9ffd8ff51d76ead3f0289600dc75cccf"},
+		{AlertID("r", "a", "b"), "f17f817c39fd66728b2acec9f2bf8edb"},
+		{AlertID("r"), "454349e422f05297191ead13e21d3db5"},
+	} {
+		if tt.got != tt.want {
+			t.Errorf("got %s, want %s", tt.got, tt.want)
+		}
+	}
+}
