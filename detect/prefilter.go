@@ -89,7 +89,6 @@ func (c *constraint) pass(v scanValue) bool {
 // maxFew is how many exact values a constraint compares one by one.
 const maxFew = 4
 
-
 // union widens c to also accept what o accepts.
 func (c *constraint) union(o *constraint) *constraint {
 	u := &constraint{path: c.path, coerced: c.coerced, exact: map[string]struct{}{}}
