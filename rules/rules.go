@@ -12,11 +12,10 @@ import "embed"
 var Builtin embed.FS
 
 // Optional holds rules shipped but not loaded by default, under
-// optional/: rules that count nearly every event (a log source going
-// silent, first-seen source addresses), which cost the detect stage a
-// state-stage match per event, and whose new_term kind fires on every
-// first sighting until it can learn from history. Enable one by copying it
-// into a directory of rules.paths.
+// optional/: first-seen source addresses, which on a new installation,
+// with no history to learn from, fire once for every user's first
+// address. Enable them by id with rules.optional (Pack), or copy one into
+// a directory of rules.paths.
 //
 //go:embed optional/*.yaml
 var Optional embed.FS

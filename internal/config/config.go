@@ -19,6 +19,7 @@ import (
 
 	"github.com/tripline/tripline/ingest"
 	"github.com/tripline/tripline/ingest/tail"
+	"github.com/tripline/tripline/rules"
 )
 
 // Config is the whole configuration of `tripline run`.
@@ -90,6 +91,9 @@ type Rules struct {
 	Paths []string `yaml:"paths"`
 	// Builtin loads the pack embedded in the binary.
 	Builtin bool `yaml:"builtin"`
+	// Optional names optional rules of the pack to load with it, by id
+	// ("all": every one); see rules.Pack.
+	Optional []string `yaml:"optional"`
 }
 
 // Slack says where alerts are posted. With neither a webhook nor a token
@@ -331,6 +335,11 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.BatchSize < 1 || c.Store.BatchSize > 100000 {
 		bad("store.batch_size", "%d is outside 1..100000", c.Store.BatchSize)
+	}
+	if _, err := rules.Pack(c.Rules.Optional); err != nil {
+		bad("rules.optional", "%v", err)
+	} else if len(c.Rules.Optional) > 0 && !c.Rules.Builtin {
+		bad("rules.optional", "needs rules.builtin")
 	}
 	if c.Detect.Lateness <= 0 {
 		bad("detect.lateness", "must be positive")

@@ -82,6 +82,8 @@ func TestLoadErrorsNameTheKey(t *testing.T) {
 		{"missing token file", "", []string{"TRIPLINE_INGEST_TOKENS_JSON_FILE=/nonexistent"}, "TRIPLINE_INGEST_TOKENS_JSON_FILE"},
 		{"negative seed bound", "detect:\n  seed_max_events: -1\n", nil, "detect.seed_max_events"},
 		{"zero seed timeout", "", []string{"TRIPLINE_DETECT_SEED_TIMEOUT=0s"}, "detect.seed_timeout"},
+		{"unknown optional rule", "rules:\n  optional: [aws-new-ip]\n", nil, `rules.optional: no optional rule "aws-new-ip"`},
+		{"optional rules without the pack", "", []string{"TRIPLINE_RULES_BUILTIN=false", "TRIPLINE_RULES_OPTIONAL=all"}, "rules.optional: needs rules.builtin"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.name, func(t *testing.T) {

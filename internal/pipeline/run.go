@@ -48,7 +48,10 @@ type Options struct {
 func LoadRules(cfg config.Rules) ([]*detect.Rule, []error) {
 	var builtin fs.FS
 	if cfg.Builtin {
-		builtin = rules.Builtin
+		var err error
+		if builtin, err = rules.Pack(cfg.Optional); err != nil {
+			return nil, []error{err}
+		}
 	}
 	// One load: the pack's and the user's lists and macros are shared,
 	// and a user's definition of a name replaces the pack's.
