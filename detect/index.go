@@ -88,22 +88,8 @@ func hasExact(c *constraint, v string) bool {
 // not judge leaves every rule in. checked is set when the indexed rules
 // among them are known to pass their check on the field.
 func (ix *ruleIndex) candidates(sv *slotValues) (rules []*engineRule, checked bool) {
-	v := sv.get(ix.slot)
-	var b string
-	switch v.kind {
-	case scanString:
-		b = v.s
-	case scanTrue, scanFalse, scanAbsent, scanOther:
-		if !ix.coerced {
-			return ix.all, false
-		}
-		switch v.kind {
-		case scanTrue:
-			b = "true"
-		case scanFalse:
-			b = "false"
-		}
-	default:
+	b, ok := judged(sv.get(ix.slot), ix.coerced)
+	if !ok {
 		return ix.all, false
 	}
 	if rs, ok := ix.byValue[b]; ok {

@@ -47,23 +47,33 @@ type constraint struct {
 
 func (c *constraint) key() string { return strings.Join(c.path, ".") }
 
-// pass reports whether a raw value may satisfy the constraint.
-func (c *constraint) pass(v scanValue) bool {
-	var b string
+// judged returns the string a check on a field compares for its scanned
+// value v, or false when no check can judge v: nil or a non-string in a
+// field rules do not see coerced to a string, or a value the scanner could
+// not read (the rule is then evaluated, to be exact). coerced says whether
+// rules see the field coerced to a string (see schema.coerce).
+func judged(v scanValue, coerced bool) (string, bool) {
 	switch v.kind {
 	case scanString:
-		b = v.s
+		return v.s, true
 	case scanTrue, scanFalse, scanAbsent, scanOther:
-		if !c.coerced {
-			return true // nil or non-string: evaluate the rule to be exact
+		switch {
+		case !coerced:
+			return "", false
+		case v.kind == scanTrue:
+			return "true", true
+		case v.kind == scanFalse:
+			return "false", true
 		}
-		switch v.kind {
-		case scanTrue:
-			b = "true"
-		case scanFalse:
-			b = "false"
-		}
-	default:
+		return "", true
+	}
+	return "", false
+}
+
+// pass reports whether a raw value may satisfy the constraint.
+func (c *constraint) pass(v scanValue) bool {
+	b, ok := judged(v, c.coerced)
+	if !ok {
 		return true
 	}
 	if c.small {
@@ -164,7 +174,8 @@ func leafAlternatives(node ast.Node, sc *schema) bool {
 // known reports whether a scanned value is one a constraint judges
 // exactly: a string, or for a coerced field any value but an unknown one.
 func (c *constraint) known(v scanValue) bool {
-	return v.kind == scanString || c.coerced && v.kind != scanUnknown
+	_, ok := judged(v, c.coerced)
+	return ok
 }
 
 // constraintsOf returns, by field path, constraints node requires to be

@@ -78,38 +78,5 @@ func (s *Store) ScanHistory(ctx context.Context, q HistoryQuery, fn func(event.E
 		query += fmt.Sprintf(" LIMIT %d", limit) // events inserted since the first query
 	}
 
-	// Cancelling stops the server: rows.Close alone would drain the stream.
-	ctx, cancel := context.WithCancel(ctx)
-	defer cancel()
-	rows, err := s.conn.Query(s.readContext(ctx, historyMaxExecution, limit), query, args...)
-	if err != nil {
-		return fmt.Errorf("clickhouse: history of %s.events: %w", s.db, err)
-	}
-	defer rows.Close()
-	for rows.Next() {
-		var (
-			e              event.Event
-			t, ing         time.Time
-			tNsec, ingNsec uint32
-			status         int32
-		)
-		if err := rows.Scan(&t, &tNsec, &e.Source, &e.EventID, &e.Account, &e.Region, &e.Service,
-			&e.Actor, &e.SrcIP, &e.UserAgent, &e.Action, &e.Target, &e.Outcome, &status,
-			&e.ErrorCode, &e.BytesOut, &e.DurationMS, &e.Message, &ing, &ingNsec, &e.Raw); err != nil {
-			return fmt.Errorf("clickhouse: history of %s.events: %w", s.db, err)
-		}
-		e.Time, e.IngestedAt = joinTime(t, tNsec), joinTime(ing, ingNsec)
-		e.StatusCode = int(status)
-		if len(e.Raw) == 0 {
-			e.Raw = nil
-		}
-		if err := fn(e); err != nil {
-			cancel()
-			return err
-		}
-	}
-	if err := rows.Err(); err != nil {
-		return fmt.Errorf("clickhouse: history of %s.events: %w", s.db, err)
-	}
-	return nil
+	return s.streamEvents(s.readContext(ctx, historyMaxExecution, limit), "history of", query, args, fn)
 }

@@ -127,12 +127,19 @@ func (s *Store) ScanEvents(ctx context.Context, q EventQuery, fn func(event.Even
 		sql += fmt.Sprintf(" LIMIT %d", limit)
 	}
 
+	return s.streamEvents(s.readContext(ctx, scanMaxExecution, limit), "scan", sql, args, fn)
+}
+
+// streamEvents runs a query selecting eventsTable.names() in ctx (a
+// readContext) and hands each event, rebuilt with its Raw, to fn; what
+// names the operation in errors.
+func (s *Store) streamEvents(ctx context.Context, what, query string, args []any, fn func(event.Event) error) error {
 	// Cancelling stops the server: rows.Close alone would drain the stream.
 	ctx, cancel := context.WithCancel(ctx)
 	defer cancel()
-	rows, err := s.conn.Query(s.readContext(ctx, scanMaxExecution, limit), sql, args...)
+	rows, err := s.conn.Query(ctx, query, args...)
 	if err != nil {
-		return fmt.Errorf("clickhouse: scan %s.events: %w", s.db, err)
+		return fmt.Errorf("clickhouse: %s %s.events: %w", what, s.db, err)
 	}
 	defer rows.Close()
 	for rows.Next() {
@@ -145,7 +152,7 @@ func (s *Store) ScanEvents(ctx context.Context, q EventQuery, fn func(event.Even
 		if err := rows.Scan(&t, &tNsec, &e.Source, &e.EventID, &e.Account, &e.Region, &e.Service,
 			&e.Actor, &e.SrcIP, &e.UserAgent, &e.Action, &e.Target, &e.Outcome, &status,
 			&e.ErrorCode, &e.BytesOut, &e.DurationMS, &e.Message, &ing, &ingNsec, &e.Raw); err != nil {
-			return fmt.Errorf("clickhouse: scan %s.events: %w", s.db, err)
+			return fmt.Errorf("clickhouse: %s %s.events: %w", what, s.db, err)
 		}
 		e.Time, e.IngestedAt = joinTime(t, tNsec), joinTime(ing, ingNsec)
 		e.StatusCode = int(status)
@@ -158,7 +165,7 @@ func (s *Store) ScanEvents(ctx context.Context, q EventQuery, fn func(event.Even
 		}
 	}
 	if err := rows.Err(); err != nil {
-		return fmt.Errorf("clickhouse: scan %s.events: %w", s.db, err)
+		return fmt.Errorf("clickhouse: %s %s.events: %w", what, s.db, err)
 	}
 	return nil
 }
