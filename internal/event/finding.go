@@ -52,10 +52,13 @@ type Finding struct {
 }
 
 // MsgID is the finding's message id on the bus, which the bus's duplicate
-// window drops repeats by: the alert id, and for an update the alert id
-// and count, so that each state of a finding is published once.
+// window drops repeats by: the alert id, and for a count above one (an
+// update, or a first firing that updates were folded into before it was
+// published) the alert id and count, so that each state of a finding is
+// published once: a replay after a crash may fold into a first firing
+// updates that came after it was published.
 func (f *Finding) MsgID() string {
-	if f.Update {
+	if f.Update || f.Count > 1 {
 		return f.AlertID + "/" + strconv.Itoa(f.Count)
 	}
 	return f.AlertID

@@ -8,9 +8,13 @@ import (
 // TestFindingUpdate: an update has a message id of its own per count, and
 // a finding encoded before updates existed decodes as an original.
 func TestFindingUpdate(t *testing.T) {
-	f := Finding{AlertID: "a1", Count: 3}
+	f := Finding{AlertID: "a1", Count: 1}
 	if got := f.MsgID(); got != "a1" {
 		t.Errorf("original: MsgID %q", got)
+	}
+	f.Count = 3 // updates folded into it
+	if got := f.MsgID(); got != "a1/3" {
+		t.Errorf("original of count 3: MsgID %q", got)
 	}
 	f.Update = true
 	if got := f.MsgID(); got != "a1/3" {

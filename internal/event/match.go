@@ -47,7 +47,13 @@ func PartitionOf(ruleID, key string, n int) int {
 //	match   = rule:string key:string value:string step:varint event:uvarint
 //	events  = the batch encoding (MarshalBatch) of the matches' events,
 //	          each once
-const matchesVersion = 1
+//
+// The version byte is one no message of the earlier encoding (one match:
+// rule:string key:string value:string step:varint, then its event as a
+// batch) starts with: a rule id has 1 to 128 bytes, whose length is 0x01
+// to 0x80 as a uvarint's first byte. UnmarshalMatches reads both, so that
+// matches waiting in the stream at an upgrade are not lost.
+const matchesVersion = 0xF1
 
 // MaxMatchesPerMessage bounds the matches of one message, so that a
 // match's index in its message fits in 16 bits.
@@ -93,8 +99,15 @@ func MarshalMatches(ms []Match) ([]byte, error) {
 // UnmarshalMatches decodes a message of matches; their events' Raw share
 // b.
 func UnmarshalMatches(b []byte) ([]Match, error) {
-	if len(b) == 0 || b[0] != matchesVersion {
-		return nil, errors.New("matches: unknown encoding")
+	if len(b) == 0 {
+		return nil, errors.New("matches: empty message")
+	}
+	if b[0] != matchesVersion {
+		m, err := unmarshalOneMatch(b)
+		if err != nil {
+			return nil, err
+		}
+		return []Match{m}, nil
 	}
 	b = b[1:]
 	count, k := binary.Uvarint(b)
@@ -155,4 +168,31 @@ func MatchesID(ms []Match) string {
 	}
 	var sum [sha256.Size]byte
 	return hex.EncodeToString(h.Sum(sum[:0])[:16])
+}
+
+// unmarshalOneMatch decodes a message of the encoding before batches: one
+// match.
+func unmarshalOneMatch(b []byte) (Match, error) {
+	var m Match
+	for _, s := range []*string{&m.RuleID, &m.Key, &m.Value} {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return m, errors.New("match: truncated")
+		}
+		*s, b = string(b[k:k+int(n)]), b[k+int(n):]
+	}
+	step, k := binary.Varint(b)
+	if k <= 0 || step < 0 || step > 1<<20 {
+		return m, errors.New("match: bad step")
+	}
+	m.Step = int(step)
+	evs, err := UnmarshalBatch(b[k:])
+	if err != nil {
+		return m, fmt.Errorf("match: %w", err)
+	}
+	if len(evs) != 1 {
+		return m, fmt.Errorf("match: %d events, want 1", len(evs))
+	}
+	m.Event = evs[0]
+	return m, nil
 }

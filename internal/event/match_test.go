@@ -1,7 +1,9 @@
 package event
 
 import (
+	"encoding/binary"
 	"reflect"
+	"strings"
 	"testing"
 	"time"
 )
@@ -78,4 +80,29 @@ func FuzzUnmarshalMatches(f *testing.F) {
 			t.Fatalf("re-encoded matches do not decode: %v", err)
 		}
 	})
+}
+
+// TestMatchesReadsOneMatchMessages: a message of the encoding before
+// batches (one match) still decodes, so matches waiting in the stream at
+// an upgrade are applied.
+func TestMatchesReadsOneMatchMessages(t *testing.T) {
+	m := Match{RuleID: strings.Repeat("r", 128), Key: "k", Value: "v", Step: 1,
+		Event: Event{Time: time.Date(2026, 11, 24, 9, 0, 0, 0, time.UTC), Source: "cloudtrail", EventID: "e1", Raw: []byte(`{}`)}}
+	for _, rule := range []string{"a", "aws-access-denied-burst", m.RuleID} {
+		m.RuleID = rule
+		var b []byte // the earlier encoding, as it was written
+		for _, s := range []string{m.RuleID, m.Key, m.Value} {
+			b = binary.AppendUvarint(b, uint64(len(s)))
+			b = append(b, s...)
+		}
+		b = binary.AppendVarint(b, int64(m.Step))
+		evs, err := MarshalBatch([]Event{m.Event})
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := UnmarshalMatches(append(b, evs...))
+		if err != nil || len(got) != 1 || !reflect.DeepEqual(got[0], m) {
+			t.Fatalf("rule id of %d bytes: %+v, %v", len(rule), got, err)
+		}
+	}
 }
