@@ -52,6 +52,15 @@ type aggProgram struct {
 	absent *vm.Program
 }
 
+// spec renders the aggregation's parameters for Rule.Version ("" for a
+// rule without one).
+func (a *Aggregation) spec() string {
+	if a == nil {
+		return ""
+	}
+	return fmt.Sprintf("%+v", a.Spec)
+}
+
 // aggKeys are the rule keys that make a rule stateful.
 var aggKeys = []string{"threshold", "distinct", "sequence", "new_term", "spike", "absence", "dedup"}
 

@@ -272,3 +272,44 @@ func TestLoadLimits(t *testing.T) {
 		t.Errorf("many nodes: %v", errs)
 	}
 }
+
+// TestRuleVersion: a rule's version changes with what decides its
+// findings (and a stateful rule's Spec.Keys with its keys' expressions),
+// not with its description or tests.
+func TestRuleVersion(t *testing.T) {
+	const base = "id: r\ntitle: T\nseverity: low\nsource: cloudtrail\nwhen: eventName == \"A\"\n"
+	parse := func(extra string) *Rule {
+		t.Helper()
+		rs, errs := Parse("r.yaml", []byte(base+extra))
+		if len(errs) > 0 {
+			t.Fatal(errs)
+		}
+		return rs[0]
+	}
+	thr := "threshold: {count: 3, window: 10m, by: [userIdentity.arn]}\n"
+	r := parse(thr)
+	if len(r.Version) != 16 || r.Aggregation.Spec.Keys == 0 {
+		t.Fatalf("version %q, keys %d", r.Version, r.Aggregation.Spec.Keys)
+	}
+	if same := parse(thr + "description: more words\n"); same.Version != r.Version {
+		t.Error("a description changed the version")
+	}
+	for _, other := range []string{
+		"threshold: {count: 4, window: 10m, by: [userIdentity.arn]}\n",
+		"threshold: {count: 3, window: 10m, by: [sourceIPAddress]}\n",
+		thr + "exceptions: [readOnly]\n",
+		thr + "summary: \"{{ group.key }}\"\n",
+		thr + "tags: [attack.t1078]\n",
+	} {
+		o := parse(other)
+		if o.Version == r.Version {
+			t.Errorf("%q: same version as the original", other)
+		}
+		if strings.Contains(other, "sourceIPAddress") && o.Aggregation.Spec.Keys == r.Aggregation.Spec.Keys {
+			t.Error("another by kept Spec.Keys")
+		}
+		if strings.Contains(other, "count: 4") && o.Aggregation.Spec.Keys != r.Aggregation.Spec.Keys {
+			t.Error("another count changed Spec.Keys")
+		}
+	}
+}

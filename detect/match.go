@@ -225,16 +225,17 @@ func (m *Matcher) evaluate(ev *event.Event, sr *sourceRules, env map[string]any,
 		}
 		m.e.counts[r.idx].matches.Add(1)
 		out = append(out, event.Finding{
-			AlertID:    event.AlertID(r.rule.ID, ev.EventID),
-			Time:       ev.Time,
-			DetectedAt: now,
-			RuleID:     r.rule.ID,
-			RuleTitle:  r.rule.Title,
-			Summary:    summary,
-			Severity:   r.rule.Severity,
-			Tags:       slices.Clone(r.rule.Tags),
-			EventIDs:   []string{ev.EventID},
-			Event:      *ev,
+			AlertID:     event.AlertID(r.rule.ID, ev.EventID),
+			Time:        ev.Time,
+			DetectedAt:  now,
+			RuleID:      r.rule.ID,
+			RuleTitle:   r.rule.Title,
+			RuleVersion: r.rule.Version,
+			Summary:     summary,
+			Severity:    r.rule.Severity,
+			Tags:        slices.Clone(r.rule.Tags),
+			EventIDs:    []string{ev.EventID},
+			Event:       *ev,
 		})
 	}
 	return out, errors.Join(errs...)

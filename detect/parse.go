@@ -3,6 +3,7 @@ package detect
 import (
 	"errors"
 	"fmt"
+	"hash/fnv"
 	"slices"
 	"strings"
 
@@ -251,8 +252,33 @@ func (r *Rule) compile(src *source, defs *scope, nodes map[string]*yaml.Node, ex
 	}
 	if len(errs) > 0 {
 		r.programs = nil
+		return errs
 	}
-	return errs
+	var keys []*expanded // what a stateful rule's keys and values are made of
+	if r.Aggregation != nil {
+		keys = slices.Concat(aggBy, []*expanded{nil}, aggField, []*expanded{nil}, seq.all())
+		r.Aggregation.Spec.Keys = hashTexts(keys)
+	}
+	r.Version = fmt.Sprintf("%016x", hashTexts(
+		[]*expanded{{text: r.Title}, {text: r.Severity}, {text: strings.Join(r.Sources, ",")},
+			{text: strings.Join(r.Tags, ",")}, {text: code}, sum, nil},
+		keys, []*expanded{{text: r.Aggregation.spec()}}))
+	return nil
+}
+
+// hashTexts hashes expanded expressions (nil separates groups).
+func hashTexts(parts ...[]*expanded) uint64 {
+	h := fnv.New64a()
+	for _, group := range parts {
+		for _, e := range group {
+			if e != nil {
+				h.Write([]byte(e.text))
+			}
+			h.Write([]byte{0})
+		}
+		h.Write([]byte{1})
+	}
+	return h.Sum64()
 }
 
 // compileField compiles a when or exception expression e, written as

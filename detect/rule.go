@@ -52,6 +52,11 @@ type Rule struct {
 	File string
 	// Line is the line of the rule's document in File.
 	Line int
+	// Version is a content hash of everything that decides the rule's
+	// findings: its sources, title, severity, tags, expressions with
+	// their lists and macros expanded, summary and aggregation. A rule
+	// reloaded unchanged keeps its version; findings carry it.
+	Version string
 	// Overrides is the rule of the same id that this rule replaced when
 	// Merge combined rule sets (a built-in rule the user copied and
 	// tuned), or nil.

@@ -85,6 +85,11 @@ type Spec struct {
 	// SampleIDs bounds the event ids (and distinct values) a firing
 	// carries; 0 means DefaultSampleIDs.
 	SampleIDs int
+	// Keys identifies what the rule's group keys and values are made of
+	// (a hash of its by, field and step expressions), or is 0: state
+	// kept for other keys is dropped when it changes, like state kept
+	// for other parameters.
+	Keys uint64
 }
 
 // Validate reports whether the spec is complete and consistent.
@@ -156,6 +161,9 @@ func (s Spec) fingerprint() uint64 {
 	e.bool(s.Absent)
 	e.float(s.Factor)
 	e.int(int64(s.MinCount))
+	if s.Keys != 0 { // 0 leaves the fingerprints of specs without it as they were
+		e.uint(s.Keys)
+	}
 	h.Write(e.b)
 	return h.Sum64()
 }

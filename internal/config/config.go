@@ -94,6 +94,10 @@ type Rules struct {
 	// Optional names optional rules of the pack to load with it, by id
 	// ("all": every one); see rules.Pack.
 	Optional []string `yaml:"optional"`
+	// WatchInterval is how often the files under Paths are checked for
+	// changes, which reload the rules; 0 turns the check off (SIGHUP and
+	// POST /v1/rules/reload still reload).
+	WatchInterval time.Duration `yaml:"watch_interval"`
 }
 
 // Slack says where alerts are posted. With neither a webhook nor a token
@@ -171,7 +175,7 @@ func Default() Config {
 		NATS:       NATS{Retention: 7 * 24 * time.Hour, MaxBytes: 10 << 30},
 		HTTP:       HTTP{Listen: "127.0.0.1:8080", MaxBodyBytes: 10 << 20, MaxRecordBytes: 1 << 20, MaxRecords: 100000, MaxConcurrent: 8},
 		ClickHouse: ClickHouse{Addr: "127.0.0.1:9000", Database: "tripline", Username: "default"},
-		Rules:      Rules{Builtin: true},
+		Rules:      Rules{Builtin: true, WatchInterval: 2 * time.Second},
 		Ingest:     Ingest{SourceConfig: ingest.DefaultSourceConfig},
 		Store:      Store{BatchSize: 5000, FlushInterval: 250 * time.Millisecond},
 		Detect:     Detect{Lateness: 2 * time.Minute, SeedMaxEvents: 1_000_000, SeedTimeout: 5 * time.Minute},
@@ -335,6 +339,9 @@ func (c *Config) Validate() error {
 	}
 	if c.Store.BatchSize < 1 || c.Store.BatchSize > 100000 {
 		bad("store.batch_size", "%d is outside 1..100000", c.Store.BatchSize)
+	}
+	if c.Rules.WatchInterval < 0 {
+		bad("rules.watch_interval", "must not be negative")
 	}
 	if _, err := rules.Pack(c.Rules.Optional); err != nil {
 		bad("rules.optional", "%v", err)

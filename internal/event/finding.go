@@ -24,6 +24,9 @@ type Finding struct {
 	RuleID string `json:"rule_id"`
 	// RuleTitle is the rule's fixed title.
 	RuleTitle string `json:"rule_title"`
+	// RuleVersion identifies the version of the rule that raised it (a
+	// hash of what decides the rule's findings; see detect.Rule.Version).
+	RuleVersion string `json:"rule_version,omitempty"`
 	// Summary is the rule's summary template rendered for this match; it
 	// is the alert's title in storage and in Slack.
 	Summary string `json:"summary"`

@@ -22,21 +22,43 @@ type Matcher interface {
 
 // Detect evaluates every event against the rules and publishes findings.
 type Detect struct {
-	Bus        *bus.Bus
+	Bus *bus.Bus
+	// NewMatcher returns a matcher of the current rules.
 	NewMatcher func() Matcher
+	// Generation, if set, numbers the current rules: a worker whose
+	// matcher is of an older generation takes a new one before its next
+	// batch (a reload).
+	Generation func() uint64
 	Workers    int
 	Log        *slog.Logger
+}
+
+// matcherOf is a worker's matcher and the generation of its rules.
+type matcherOf struct {
+	Matcher
+	gen uint64
+}
+
+// generation returns the current generation (0 without Generation).
+func (d *Detect) generation() uint64 {
+	if d.Generation == nil {
+		return 0
+	}
+	return d.Generation()
 }
 
 // Run consumes EVENTS until ctx ends.
 func (d *Detect) Run(ctx context.Context) error {
 	c := consumer{Consumer: bus.DetectConsumer, pull: 8}
-	matchers := make(chan Matcher, d.Workers)
+	matchers := make(chan matcherOf, d.Workers)
 	for range d.Workers {
-		matchers <- d.NewMatcher()
+		matchers <- matcherOf{}
 	}
 	return c.run(ctx, d.Bus.JS, d.Workers, func(m jetstream.Msg) {
 		mt := <-matchers
+		if gen := d.generation(); mt.Matcher == nil || mt.gen != gen {
+			mt = matcherOf{d.NewMatcher(), gen}
+		}
 		defer func() { matchers <- mt }()
 		d.handle(ctx, mt, m)
 	})

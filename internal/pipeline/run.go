@@ -62,22 +62,7 @@ func LoadRules(cfg config.Rules) ([]*detect.Rule, []error) {
 // LoadEngine builds the engine of LoadRules, logging the rules that fail
 // to load or replace a built-in rule.
 func LoadEngine(cfg config.Rules, log *slog.Logger) (*detect.Engine, error) {
-	all, errs := LoadRules(cfg)
-	for _, err := range errs {
-		log.Error("rule not loaded", "err", err)
-	}
-	for _, r := range all {
-		if r.Overrides != nil {
-			log.Info("rule replaces the built-in rule of the same id", "rule", r.ID,
-				"file", fmt.Sprintf("%s:%d", r.File, r.Line), "builtin", r.Overrides.File)
-		}
-	}
-	eng, err := detect.NewEngine(all) // never nil: a rule it cannot use is left out and reported
-	if err != nil {
-		log.Error("rule not loaded", "err", err)
-	}
-	log.Info("rules loaded", "rules", len(eng.Rules()), "failed", len(all)-len(eng.Rules())+len(errs))
-	return eng, nil
+	return NewRules(cfg, log).Engine(), nil
 }
 
 // NewNotifier picks Slack by webhook or bot token, else the log.
@@ -132,7 +117,16 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	// Bind the listener first: if it fails, no stage has started.
 	reg := prometheus.NewRegistry()
 	metrics := ingest.NewMetrics(reg)
-	srv, ln, err := newHTTPServer(cfg, b, ch, has("ingest"), reg, metrics, log)
+	var rules *Rules // the detect role's, reloadable
+	if has("detect") {
+		rules = NewRules(cfg.Rules, log)
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tripline_rules_generation",
+			Help: "Generation of the running rules: 1 at start, one more per reload that changed them."},
+			func() float64 { return float64(rules.Generation()) }))
+		reg.MustRegister(prometheus.NewGaugeFunc(prometheus.GaugeOpts{Name: "tripline_rules_loaded",
+			Help: "Rules running."}, func() float64 { return float64(len(rules.Engine().Rules())) }))
+	}
+	srv, ln, err := newHTTPServer(cfg, b, ch, has("ingest"), rules, reg, metrics, log)
 	if err != nil {
 		return err
 	}
@@ -140,24 +134,29 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	if has("ingest") {
 		runListeners(ctx, g, cfg, b, metrics, log)
 	}
-	if has("detect") {
-		eng, err := LoadEngine(cfg.Rules, log)
-		if err != nil {
-			return err
-		}
+	if rules != nil {
 		// new_term rules learn from the events that the rules loaded
 		// now will not see: those ingested before the cutoff.
 		cutoff := historyCutoff(ctx, b, time.Now(), log)
-		d := &Detect{Bus: b, Workers: 2, Log: log, NewMatcher: func() Matcher { return eng.NewMatcher() }}
+		d := &Detect{Bus: b, Workers: 2, Log: log, Generation: rules.Generation,
+			NewMatcher: func() Matcher { return rules.Engine().NewMatcher() }}
 		g.Go(func() error { return d.Run(ctx) })
-		if stateful := statefulRules(eng.Rules()); len(stateful) > 0 {
-			seeder := NewSeeder(ctx, SeedConfig{History: lazyHistory{ch}, Rules: eng.Rules(), Until: cutoff,
-				Lateness: cfg.Detect.Lateness, MaxEvents: cfg.Detect.SeedMaxEvents, Timeout: cfg.Detect.SeedTimeout,
-				Metrics: NewSeedMetrics(reg), Log: log})
-			s := &State{Bus: b, Rules: stateful, Lateness: cfg.Detect.Lateness, Worker: workerName(cfg.DataDir),
-				Metrics: NewStateMetrics(reg), Seeder: seeder, Log: log}
-			g.Go(func() error { return s.Run(ctx) })
+		loaded := rules.Engine().Rules()
+		seeder := NewSeeder(ctx, SeedConfig{History: lazyHistory{ch}, Rules: loaded, Until: cutoff,
+			Lateness: cfg.Detect.Lateness, MaxEvents: cfg.Detect.SeedMaxEvents, Timeout: cfg.Detect.SeedTimeout,
+			Metrics: NewSeedMetrics(reg), Log: log})
+		// The state stage runs even without stateful rules, so that a
+		// reload can add some.
+		s := &State{Bus: b, Rules: statefulRules(loaded), Lateness: cfg.Detect.Lateness, Worker: workerName(cfg.DataDir),
+			Metrics: NewStateMetrics(reg), Seeder: seeder, Log: log}
+		rules.OnSwap = func(next []*detect.Rule, gen uint64) {
+			if seeder != nil {
+				seeder.SetRules(next, historyCutoff(ctx, b, time.Now(), log))
+			}
+			s.SetRules(statefulRules(next), gen)
 		}
+		g.Go(func() error { return s.Run(ctx) })
+		g.Go(func() error { return rules.Watch(ctx, cfg.Rules.WatchInterval) })
 	}
 	// Every role connects to ClickHouse in the background (readiness
 	// reports it); the store role then writes to it.
@@ -194,7 +193,7 @@ func Run(ctx context.Context, cfg config.Config, opt Options) error {
 	return g.Wait()
 }
 
-func newHTTPServer(cfg config.Config, b *bus.Bus, ch *lazyStore, ingestRole bool, reg *prometheus.Registry, metrics *ingest.Metrics, log *slog.Logger) (*http.Server, net.Listener, error) {
+func newHTTPServer(cfg config.Config, b *bus.Bus, ch *lazyStore, ingestRole bool, rules *Rules, reg *prometheus.Registry, metrics *ingest.Metrics, log *slog.Logger) (*http.Server, net.Listener, error) {
 	reg.MustRegister(collectors.NewGoCollector(), collectors.NewProcessCollector(collectors.ProcessCollectorOpts{}))
 	mux := http.NewServeMux()
 	if ingestRole {
@@ -224,6 +223,10 @@ func newHTTPServer(cfg config.Config, b *bus.Bus, ch *lazyStore, ingestRole bool
 		_, _ = w.Write([]byte("ready\n"))
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
+	if rules != nil {
+		// Beyond loopback the configuration requires http.auth_token.
+		mux.HandleFunc("POST /v1/rules/reload", rules.reloadHandler(cfg.HTTP.AuthToken))
+	}
 	if cfg.HTTP.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
 		mux.HandleFunc("GET /debug/pprof/profile", pprof.Profile)

@@ -67,11 +67,11 @@ type SeedConfig struct {
 // unseeded; they run on and take the result of a later pass, retried
 // every Retry.
 type Seeder struct {
-	cfg   SeedConfig
-	ctx   context.Context // passes end with it
-	rules map[string]seedRule
+	cfg SeedConfig
+	ctx context.Context // passes end with it
 
 	mu     sync.Mutex
+	rules  map[string]seedRule
 	passes map[string]*seedPass // by rule id
 	// running admits seedParallel passes at once.
 	running chan struct{}
@@ -80,6 +80,10 @@ type Seeder struct {
 type seedRule struct {
 	rule    *detect.Rule
 	version uint64
+	// until splits the rule's history from its live matches: Until for
+	// the rules loaded at start, the reload's cutoff for a rule a
+	// reload added or changed.
+	until time.Time
 }
 
 // seedPass is one pass over the history of one rule. Its results are
@@ -112,9 +116,9 @@ const (
 	seedParallel = 2
 )
 
-// NewSeeder returns the seeder of the new_term rules among cfg.Rules, or
-// nil when there is none or cfg.MaxEvents is 0. Its passes run until ctx
-// ends.
+// NewSeeder returns the seeder of the new_term rules among cfg.Rules
+// (SetRules changes them), or nil when cfg.MaxEvents is 0 or there is no
+// history. Its passes run until ctx ends.
 func NewSeeder(ctx context.Context, cfg SeedConfig) *Seeder {
 	if cfg.MaxEvents <= 0 || cfg.History == nil {
 		return nil
@@ -136,15 +140,37 @@ func NewSeeder(ctx context.Context, cfg SeedConfig) *Seeder {
 	}
 	sd := &Seeder{cfg: cfg, ctx: ctx, rules: map[string]seedRule{}, passes: map[string]*seedPass{},
 		running: make(chan struct{}, seedParallel)}
-	for _, r := range cfg.Rules {
-		if r.Aggregation != nil && r.Aggregation.Spec.Kind == state.NewTerm {
-			sd.rules[r.ID] = seedRule{rule: r, version: ruleVersion(r)}
-		}
-	}
-	if len(sd.rules) == 0 {
-		return nil
-	}
+	sd.SetRules(cfg.Rules, cfg.Until)
 	return sd
+}
+
+// SetRules makes the new_term rules among rules those to seed (a reload).
+// A rule added or changed learns the history ingested before until; an
+// unchanged rule keeps its cutoff and the result of its last pass.
+func (sd *Seeder) SetRules(rules []*detect.Rule, until time.Time) {
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	next := map[string]seedRule{}
+	for _, r := range rules {
+		if r.Aggregation == nil || r.Aggregation.Spec.Kind != state.NewTerm {
+			continue
+		}
+		sr := seedRule{rule: r, version: ruleVersion(r), until: until}
+		if old, ok := sd.rules[r.ID]; ok && old.version == sr.version {
+			sr.until = old.until
+		} else {
+			delete(sd.passes, r.ID)
+		}
+		next[r.ID] = sr
+	}
+	sd.rules = next
+}
+
+// rule returns the seeded rule id.
+func (sd *Seeder) rule(id string) seedRule {
+	sd.mu.Lock()
+	defer sd.mu.Unlock()
+	return sd.rules[id]
 }
 
 // ruleVersion hashes what decides a new_term rule's terms: its sources,
@@ -238,7 +264,7 @@ var errSeedBound = errors.New("history: more events than the limit")
 
 // collect reads the history of rule id and fills ps's terms and counts.
 func (sd *Seeder) collect(ctx context.Context, id string, ps *seedPass) error {
-	r := sd.rules[id]
+	r := sd.rule(id)
 	eng, err := detect.NewEngine([]*detect.Rule{r.rule})
 	if err != nil {
 		return err
@@ -246,11 +272,11 @@ func (sd *Seeder) collect(ctx context.Context, id string, ps *seedPass) error {
 	m := eng.NewMatcher()
 	type keyTerm struct{ key, term string }
 	parts := make([]map[keyTerm]time.Time, bus.Partitions)
-	future := sd.cfg.Until.Add(maxFuture)
+	future := r.until.Add(maxFuture)
 	q := store.HistoryQuery{
 		Sources:        r.rule.Sources,
-		Since:          sd.cfg.Until.Add(-r.rule.Aggregation.Spec.Window - sd.cfg.Lateness),
-		IngestedBefore: sd.cfg.Until,
+		Since:          r.until.Add(-r.rule.Aggregation.Spec.Window - sd.cfg.Lateness),
+		IngestedBefore: r.until,
 		Limit:          sd.cfg.MaxEvents,
 	}
 	err = sd.cfg.History.ScanHistory(ctx, q, func(ev event.Event) error {
@@ -337,11 +363,14 @@ func (s *State) seed(ctx context.Context, kv jetstream.KeyValue, p int, part *st
 func (sd *Seeder) start(ctx context.Context, p int, part *state.Partition) (*partSeeds, int, error) {
 	ps := &partSeeds{sd: sd, p: p}
 	known := part.Stats().Rules
-	for _, id := range slices.Sorted(maps.Keys(sd.rules)) {
+	sd.mu.Lock()
+	rules := maps.Clone(sd.rules)
+	sd.mu.Unlock()
+	for _, id := range slices.Sorted(maps.Keys(rules)) {
 		if _, ok := known[id]; !ok {
 			continue
 		}
-		if v, ok := part.Seeded(id); !ok || v != sd.rules[id].version {
+		if v, ok := part.Seeded(id); !ok || v != rules[id].version {
 			ps.pending = append(ps.pending, id)
 		}
 	}
@@ -393,7 +422,7 @@ func (ps *partSeeds) apply(part *state.Partition) int {
 				errs = append(errs, err) // that term only
 			}
 		}
-		if err := part.MarkSeeded(id, ps.sd.rules[id].version); err != nil {
+		if err := part.MarkSeeded(id, ps.sd.rule(id).version); err != nil {
 			errs = append(errs, err)
 		}
 		if len(errs) > 0 {

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"sync/atomic"
 	"time"
 
 	"github.com/nats-io/nats.go/jetstream"
@@ -27,6 +28,8 @@ type StatefulRule struct {
 	Title    string
 	Severity string
 	Tags     []string
+	// Version is the rule's version (detect.Rule.Version).
+	Version string
 	// Summary renders the rule's summary for a finding (see
 	// detect.Rule.GroupSummary; ev is nil for a finding of silence); nil
 	// gives the built-in "title: key (count in duration): value".
@@ -58,6 +61,32 @@ type State struct {
 	// starts; nil seeds nothing.
 	Seeder *Seeder
 	Log    *slog.Logger
+
+	// cur is the current rule set: Rules until SetRules replaces it.
+	cur atomic.Pointer[statefulSet]
+}
+
+// statefulSet is one generation of the stateful rules.
+type statefulSet struct {
+	rules map[string]StatefulRule
+	gen   uint64
+}
+
+// SetRules replaces the stateful rules (a reload): each partition takes
+// them before it applies its next match. A rule whose spec (kind,
+// parameters, key expressions) did not change keeps its state; the state
+// of a changed or removed rule is dropped. gen must grow with each call.
+func (s *State) SetRules(rules map[string]StatefulRule, gen uint64) {
+	s.cur.Store(&statefulSet{rules: rules, gen: gen})
+}
+
+// rules returns the current stateful rules.
+func (s *State) rules() *statefulSet {
+	if cur := s.cur.Load(); cur != nil {
+		return cur
+	}
+	s.cur.CompareAndSwap(nil, &statefulSet{rules: s.Rules})
+	return s.cur.Load()
 }
 
 // Run takes and runs partitions until ctx ends.
@@ -85,9 +114,9 @@ func (s *State) Run(ctx context.Context) error {
 	return m.Start(ctx)
 }
 
-func (s *State) specs() map[string]state.Spec {
-	specs := make(map[string]state.Spec, len(s.Rules))
-	for id, r := range s.Rules {
+func specs(rules map[string]StatefulRule) map[string]state.Spec {
+	specs := make(map[string]state.Spec, len(rules))
+	for id, r := range rules {
 		specs[id] = r.Spec
 	}
 	return specs
@@ -101,8 +130,8 @@ const maxFuture = 5 * time.Minute
 // restore loads partition p's checkpoint, or starts empty when there is
 // none or it was made for other rules. rev is the checkpoint's revision
 // (0: none), which the next checkpoint must replace.
-func (s *State) restore(ctx context.Context, kv jetstream.KeyValue, p int) (part *state.Partition, rev uint64, err error) {
-	specs := s.specs()
+func (s *State) restore(ctx context.Context, kv jetstream.KeyValue, p int, rules map[string]StatefulRule) (part *state.Partition, rev uint64, err error) {
+	specs := specs(rules)
 	e, err := kv.Get(ctx, stateKey(p))
 	switch {
 	case errors.Is(err, jetstream.ErrKeyNotFound):
@@ -136,7 +165,8 @@ func (s *State) partition(ctx context.Context, p int) error {
 	if err != nil {
 		return err
 	}
-	part, rev, err := s.restore(ctx, kv, p)
+	set := s.rules()
+	part, rev, err := s.restore(ctx, kv, p, set.rules)
 	if err != nil {
 		return err
 	}
@@ -176,7 +206,7 @@ func (s *State) partition(ctx context.Context, p int) error {
 		// that an update of one of them is folded into it.
 		unsent = map[string]int{}
 		add    = func(f state.Firing, ev *event.Event) {
-			fd := s.finding(f, ev)
+			fd := s.finding(set.rules, f, ev)
 			if i, ok := unsent[fd.AlertID]; ok && f.Update {
 				fd.Update = findings[i].Update
 				findings[i] = fd
@@ -197,7 +227,7 @@ func (s *State) partition(ctx context.Context, p int) error {
 		if !clock.IsZero() {
 			// Firings of silence and the dedup updates of this round.
 			for _, f := range part.Advance(clock.Add(now.Sub(clockWall))) {
-				add(f, s.eventOf(f, latest, nil))
+				add(f, eventOf(set.rules, f, latest, nil))
 			}
 		}
 		if len(findings) > 0 {
@@ -225,6 +255,26 @@ func (s *State) partition(ctx context.Context, p int) error {
 		metrics.report(part.Stats())
 		return nil
 	}
+	// respec takes reloaded rules: what the old ones raised is published
+	// and checkpointed first, then the state moves to the new rules
+	// through a snapshot (a rule whose spec did not change keeps its
+	// state), and new_term rules added or changed learn their history.
+	respec := func(next *statefulSet) error {
+		if err := flush(time.Now()); err != nil {
+			return err
+		}
+		snap, err := part.Snapshot()
+		if err != nil {
+			return fmt.Errorf("reload: %w", err)
+		}
+		np, err := state.Restore(snap, specs(next.rules), s.Lateness)
+		if err != nil {
+			return fmt.Errorf("reload: %w", err)
+		}
+		part, set = np, next
+		seeds, rev, err = s.seed(ctx, kv, p, part, rev)
+		return err
+	}
 	// While matches keep coming, each round takes what is there (up to
 	// 500); when none are, a round waits for the first to arrive and
 	// handles it at once, rather than waiting for a full batch.
@@ -245,6 +295,13 @@ func (s *State) partition(ctx context.Context, p int) error {
 			if err != nil {
 				return err
 			}
+			// A reload swaps the detect stage's rules first: its matches
+			// of a new rule must meet the new rules here.
+			if cur := s.rules(); cur.gen != set.gen {
+				if err := respec(cur); err != nil {
+					return err
+				}
+			}
 			ms, err := event.UnmarshalMatches(msg.Data())
 			if err != nil {
 				s.Log.Error("bad matches dropped", "partition", p, "err", err)
@@ -262,9 +319,9 @@ func (s *State) partition(ctx context.Context, p int) error {
 				seq := meta.Sequence.Stream<<16 | uint64(i)
 				for _, f := range part.Apply(state.Match{Rule: m.RuleID, Key: m.Key, Time: at, EventID: m.Event.EventID,
 					Value: m.Value, Step: m.Step, Seq: seq}) {
-					add(f, s.eventOf(f, latest, &m.Event))
+					add(f, eventOf(set.rules, f, latest, &m.Event))
 				}
-				if s.Rules[m.RuleID].Spec.Kind == state.Dedup {
+				if set.rules[m.RuleID].Spec.Kind == state.Dedup {
 					latest[ruleKey{m.RuleID, m.Key}] = m.Event
 				}
 			}
@@ -276,6 +333,11 @@ func (s *State) partition(ctx context.Context, p int) error {
 		idle = len(pending) == got
 		if len(pending) > 0 {
 			clock, clockWall = part.Stats().Clock, time.Now()
+		}
+		if cur := s.rules(); cur.gen != set.gen {
+			if err := respec(cur); err != nil {
+				return err
+			}
 		}
 		seeds.poll(part) // rules whose history could not be read before
 		if now := time.Now(); now.Sub(saved) >= every || len(findings) > 0 {
@@ -295,9 +357,9 @@ type ruleKey struct{ rule, key string }
 // last event of its key in this round (latest, which does not hold
 // applied yet); for a firing of silence (absence, a sequence's missing
 // step), none.
-func (s *State) eventOf(f state.Firing, latest map[ruleKey]event.Event, applied *event.Event) *event.Event {
+func eventOf(rules map[string]StatefulRule, f state.Firing, latest map[ruleKey]event.Event, applied *event.Event) *event.Event {
 	switch {
-	case f.Kind == state.Absence || (f.Kind == state.Sequence && s.Rules[f.Rule].Spec.Absent):
+	case IsSilence(f, rules[f.Rule].Spec):
 		return nil
 	case f.Update:
 		if ev, ok := latest[ruleKey{f.Rule, f.Key}]; ok {
@@ -313,15 +375,30 @@ func (s *State) eventOf(f state.Firing, latest map[ruleKey]event.Event, applied 
 // updates have the time of the period's first match, so that an update
 // has the same place in the alerts table's sorting key as the row it
 // replaces.
-func (s *State) finding(f state.Firing, ev *event.Event) event.Finding {
-	r := s.Rules[f.Rule]
+func (s *State) finding(rules map[string]StatefulRule, f state.Firing, ev *event.Event) event.Finding {
+	fd, err := StatefulFinding(rules[f.Rule], f, ev)
+	if err != nil {
+		s.Log.Warn("summary of a stateful finding", "rule_id", f.Rule, "alert_id", f.ID, "err", err)
+	}
+	return fd
+}
+
+// IsSilence reports whether firing f, of a rule with spec, is a firing of
+// silence (absence, a sequence's missing step), which no event caused.
+func IsSilence(f state.Firing, spec state.Spec) bool {
+	return f.Kind == state.Absence || (f.Kind == state.Sequence && spec.Absent)
+}
+
+// StatefulFinding turns firing f of rule r into its finding, as the state
+// stage publishes it (see finding); err is the summary's error, the
+// finding being returned all the same. tripline rules backtest uses it
+// too.
+func StatefulFinding(r StatefulRule, f state.Firing, ev *event.Event) (event.Finding, error) {
 	g := detect.Group{Key: f.Key, Count: f.Count, FirstSeen: f.First, LastSeen: f.Last, Value: f.Value}
 	var summary string
+	var err error
 	if r.Summary != nil {
-		var err error
-		if summary, err = r.Summary(ev, g); err != nil {
-			s.Log.Warn("summary of a stateful finding", "rule_id", f.Rule, "alert_id", f.ID, "err", err)
-		}
+		summary, err = r.Summary(ev, g)
 	} else {
 		summary = fmt.Sprintf("%s: %s (%d in %s)", r.Title, f.Key, f.Count, f.Last.Sub(f.First).Round(time.Second))
 		if f.Value != "" {
@@ -337,18 +414,22 @@ func (s *State) finding(f state.Firing, ev *event.Event) event.Finding {
 		at = f.First
 	}
 	return event.Finding{
-		AlertID: f.ID, Time: at, DetectedAt: time.Now().UTC(), RuleID: f.Rule, RuleTitle: r.Title,
+		AlertID: f.ID, Time: at, DetectedAt: time.Now().UTC(), RuleID: f.Rule, RuleTitle: r.Title, RuleVersion: r.Version,
 		Summary: summary, Severity: r.Severity, Tags: r.Tags, EventIDs: append([]string(nil), f.EventIDs...), Event: e,
 		GroupKey: f.Key, Count: f.Count, FirstSeen: f.First, LastSeen: f.Last, Update: f.Update,
-	}
+	}, err
 }
 
 // statefulRules picks the rules with an aggregation.
-func statefulRules(rules []*detect.Rule) map[string]StatefulRule {
+func statefulRules(rules []*detect.Rule) map[string]StatefulRule { return StatefulRules(rules) }
+
+// StatefulRules picks the rules with an aggregation, by id, as the state
+// stage runs them.
+func StatefulRules(rules []*detect.Rule) map[string]StatefulRule {
 	out := map[string]StatefulRule{}
 	for _, r := range rules {
 		if r.Aggregation != nil {
-			sr := StatefulRule{Spec: r.Aggregation.Spec, Title: r.Title, Severity: r.Severity, Tags: r.Tags}
+			sr := StatefulRule{Spec: r.Aggregation.Spec, Title: r.Title, Severity: r.Severity, Tags: r.Tags, Version: r.Version}
 			if r.Summary != "" {
 				sr.Summary = r.GroupSummary
 			}

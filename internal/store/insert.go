@@ -152,7 +152,7 @@ func (s *Store) InsertAlerts(ctx context.Context, fs []event.Finding, checkExist
 		if err := batch.Append(ids[i], time.Unix(sec, 0), nsec, time.Unix(dsec, 0), dnsec,
 			f.RuleID, f.RuleTitle, f.Summary, f.Severity, nonNil(f.Tags), nonNil(f.EventIDs),
 			e.Actor, e.SrcIP, e.Account, e.Region, e.Service, evJSON,
-			f.GroupKey, uint32(max(f.Count, 0)), storableTime(f.FirstSeen), storableTime(f.LastSeen)); err != nil {
+			f.GroupKey, uint32(max(f.Count, 0)), storableTime(f.FirstSeen), storableTime(f.LastSeen), f.RuleVersion); err != nil {
 			return 0, fmt.Errorf("clickhouse: alert %s: %w", ids[i], err)
 		}
 	}

@@ -206,7 +206,7 @@ func (s *Store) Alerts(ctx context.Context, q AlertQuery) ([]event.Finding, erro
 		)
 		if err := rows.Scan(&f.AlertID, &t, &tNsec, &det, &detNsec, &f.RuleID, &f.RuleTitle,
 			&f.Summary, &f.Severity, &f.Tags, &f.EventIDs, &actor, &ip, &acct, &reg, &sv, &evJSON,
-			&f.GroupKey, &count, &first, &last); err != nil {
+			&f.GroupKey, &count, &first, &last, &f.RuleVersion); err != nil {
 			return nil, fmt.Errorf("clickhouse: query %s.alerts: %w", s.db, err)
 		}
 		f.Time, f.DetectedAt = joinTime(t, tNsec), joinTime(det, detNsec)

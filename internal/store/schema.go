@@ -80,6 +80,7 @@ var alertsTable = tableDef{
 		{"count", "UInt32", "the matches a stateful rule counted (the row's version: a dedup update replaces the row with a larger count)"},
 		{"first_seen", "DateTime('UTC')", "the first counted match (stateful rules)"},
 		{"last_seen", "DateTime('UTC')", "the last counted match (stateful rules)"},
+		{"rule_version", "String", "content hash of the rule version that raised it"},
 	},
 	// Alerts are few: monthly partitions keep the part count low. A dedup
 	// finding's updates have its alert id and time and a larger count:
