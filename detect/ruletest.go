@@ -4,6 +4,9 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strings"
 
 	"github.com/tripline/tripline/detect/state"
 	"github.com/tripline/tripline/ingest"
@@ -31,6 +34,10 @@ type TestResult struct {
 	Timed    bool
 	Want     []TestFinding
 	Findings []state.Firing
+	// Read are the fields the rule's when and exceptions read and their
+	// values in the test's event, as `name "value"`, for a failed
+	// single-event test whose event decoded: what the rule saw.
+	Read []string
 	// Err is a decode or runtime error; a test with an error fails.
 	Err error
 	// Passed is Err == nil and the rule did what the test expects.
@@ -54,7 +61,23 @@ func (t TestResult) String() string {
 	if t.Err != nil {
 		s += ": " + t.Err.Error()
 	}
+	if !t.Timed && !t.Passed {
+		s += fmt.Sprintf("\n      - expected: %s\n      + got:      %s", verdict(t.Expect), verdict(t.Got))
+		if t.Err != nil {
+			s += " (error: " + t.Err.Error() + ")"
+		}
+		if len(t.Read) > 0 {
+			s += "\n      the rule read: " + strings.Join(t.Read, ", ")
+		}
+	}
 	return s
+}
+
+func verdict(match bool) string {
+	if match {
+		return "match"
+	}
+	return "no match"
 }
 
 // RunTests runs a rule's inline tests: it decodes each test event with
@@ -91,10 +114,69 @@ func RunTests(r *Rule, decoders map[string]ingest.Decoder) []TestResult {
 			res.Passed = res.Err == nil && findingsEqual(res.Want, res.Findings)
 		} else {
 			res.Passed = res.Err == nil && res.Got == res.Expect
+			if !res.Passed && setupErr == nil {
+				res.Read = readFields(r, decoders[r.Sources[0]], t.Event)
+			}
 		}
 		results = append(results, res)
 	}
 	return results
+}
+
+// MaxReadValue caps the rendering of one value in TestResult.Read.
+const MaxReadValue = 80
+
+// readFields returns the fields r's when and exceptions read (all the
+// fields its expressions read when they use $lists or $macros) with their
+// values in the test event raw, as the rule sees them; nil when the
+// event does not decode.
+func readFields(r *Rule, dec ingest.Decoder, raw json.RawMessage) []string {
+	source := r.Sources[0]
+	ev, err := decodeTestEvent(dec, source, raw)
+	if err != nil {
+		return nil
+	}
+	var rec map[string]any
+	if err := json.Unmarshal(ev.Raw, &rec); err != nil || rec == nil {
+		rec = map[string]any{}
+	}
+	sc := sources[source]
+	names := map[string]bool{}
+	macros := false
+	for _, code := range append([]string{r.When}, r.Exceptions...) {
+		ns, _ := usedNames(code)
+		maps.Copy(names, ns)
+		macros = macros || strings.Contains(code, "$")
+	}
+	if p := r.programs[source]; macros && p != nil {
+		maps.Copy(names, p.names)
+	}
+	var out []string
+	for _, name := range slices.Sorted(maps.Keys(names)) {
+		_, inRec := rec[name]
+		ni, norm := normIndex[name]
+		declared := sc != nil && sc.fields[name] != 0
+		if !inRec && !norm && !declared {
+			continue // a function, a let name, a $name, an absent field
+		}
+		if declared {
+			coerceField(rec, name, sc.fields[name])
+		}
+		if norm {
+			addNormalizedField(rec, &ev, ni)
+		}
+		v := rec[name]
+		b, err := json.Marshal(v)
+		if err != nil {
+			b = []byte(fmt.Sprint(v))
+		}
+		text := string(b)
+		if len(text) > MaxReadValue {
+			text = text[:MaxReadValue] + "..."
+		}
+		out = append(out, name+" "+text)
+	}
+	return out
 }
 
 func runTest(m *Matcher, dec ingest.Decoder, source string, raw json.RawMessage) (bool, error) {

@@ -24,7 +24,7 @@ func newRulesCmd() *cobra.Command {
 binary plus the files and directories in rules.paths (or given as arguments).
 See docs/rules.md for the rule format.`,
 	}
-	cmd.AddCommand(newRulesListCmd(), newRulesTestCmd())
+	cmd.AddCommand(newRulesListCmd(), newRulesTestCmd(), newRulesLintCmd(), newRulesBacktestCmd(), newRulesImportSigmaCmd())
 	return cmd
 }
 
@@ -84,7 +84,9 @@ source's real decoder and the rule engine, comparing each verdict with the
 expected one. A stateful rule's timed tests (events: with at/repeat/every)
 also run the matches through the state machines, in event time, and must
 give exactly the findings listed under expect: (count, group key); a
-failure lists the expected and actual findings. It exits non-zero when a
+failure lists the expected and actual findings. A failing single-event test
+shows the verdict expected, the one got (and the rule's error, if any) and
+the fields the rule read from the event. It exits non-zero when a
 rule fails to load or a test fails, so it fits CI and pre-commit hooks.`,
 		Example: `  tripline rules test
   tripline rules test --no-builtin rules/custom/ -v`,
