@@ -1,5 +1,6 @@
 # Tripline: `make demo` runs the pipeline on a sample attack story,
-# `make test` runs every test against the real ClickHouse and embedded NATS.
+# `make test` lints and tests the rule pack, then runs every test against
+# the real ClickHouse and embedded NATS.
 SHELL := /bin/bash
 GO ?= go
 CH := deploy/clickhouse/ch.sh
@@ -24,6 +25,8 @@ clickhouse-stop:
 
 test: go clickhouse
 	$(GO) vet ./...
+	$(GO) run ./cmd/tripline rules lint --strict
+	$(GO) run ./cmd/tripline rules test
 	$(GO) test -race -count=1 -timeout 20m ./...
 
 demo: build

@@ -12,7 +12,7 @@ import (
 type comparer struct {
 	tr *translator
 	f  *field
-	m mods
+	m  mods
 	// atoms remembers the plain equality and contains comparisons made,
 	// so that group can join the alternatives of one field into one
 	// "in" list or one contains_any call.

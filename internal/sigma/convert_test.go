@@ -46,7 +46,7 @@ func ruleKey(t *testing.T, data []byte, key string) any {
 func TestExpressions(t *testing.T) {
 	tests := []struct {
 		name, ls, det, want string
-		warn               bool
+		warn                bool
 	}{
 		// Plain values, lists, maps, case.
 		{"eq typed exact", lsCloudTrail, "sel:\n  eventName: ConsoleLogin\ncondition: sel", `eventName == "ConsoleLogin"`, false},

@@ -25,17 +25,17 @@ type mods struct {
 
 // refusedMods have no faithful translation on the records Tripline keeps.
 var refusedMods = map[string]string{
-	"wide":     "wide/utf16 encode the value for binary fields; Tripline's records are text",
-	"utf16":    "wide/utf16 encode the value for binary fields; Tripline's records are text",
-	"utf16le":  "wide/utf16 encode the value for binary fields; Tripline's records are text",
-	"utf16be":  "wide/utf16 encode the value for binary fields; Tripline's records are text",
-	"expand":   "expand needs placeholder values from a processing pipeline; define them as a $list and write the rule by hand",
-	"minute":   "time-part modifiers are not supported",
-	"hour":     "time-part modifiers are not supported",
-	"day":      "time-part modifiers are not supported",
-	"week":     "time-part modifiers are not supported",
-	"month":    "time-part modifiers are not supported",
-	"year":     "time-part modifiers are not supported",
+	"wide":    "wide/utf16 encode the value for binary fields; Tripline's records are text",
+	"utf16":   "wide/utf16 encode the value for binary fields; Tripline's records are text",
+	"utf16le": "wide/utf16 encode the value for binary fields; Tripline's records are text",
+	"utf16be": "wide/utf16 encode the value for binary fields; Tripline's records are text",
+	"expand":  "expand needs placeholder values from a processing pipeline; define them as a $list and write the rule by hand",
+	"minute":  "time-part modifiers are not supported",
+	"hour":    "time-part modifiers are not supported",
+	"day":     "time-part modifiers are not supported",
+	"week":    "time-part modifiers are not supported",
+	"month":   "time-part modifiers are not supported",
+	"year":    "time-part modifiers are not supported",
 }
 
 func parseMods(list []string) (mods, error) {
