@@ -1,6 +1,7 @@
 package detect
 
 import (
+	"encoding/json"
 	"fmt"
 	"os"
 	"path/filepath"
@@ -106,7 +107,8 @@ func TestStratusCorpus(t *testing.T) {
 }
 
 // pantherMap pairs Panther rules with the pack rule that covers the same
-// behaviour. Their semantics differ; the labels find false positives and
+// behaviour. A stateful rule is judged by its per-event match (what it
+// counts), as Panther's labels judge its rule() before any threshold. Their semantics differ; the labels find false positives and
 // negatives to reason about, not verdicts to copy.
 var pantherMap = map[string]string{
 	"AWS.Console.LoginWithoutMFA":                     "aws-console-login-without-mfa",
@@ -137,6 +139,9 @@ var pantherMap = map[string]string{
 	"AWS.IAM.BackdoorRole":                            "aws-iam-role-trust-opened",
 	"AWS.CloudTrail.DNSLogsDeleted":                   "aws-network-logging-deleted",
 	"AWS.VPCFlow.LogsDeleted":                         "aws-network-logging-deleted",
+	"AWS.IAMUser.ReconAccessDenied":                   "aws-denied-api-enumeration",
+	"AWS.CloudTrail.UnauthorizedAPICall":              "aws-access-denied-burst",
+	"AWS.Console.RootLoginFailed":                     "aws-console-login-brute-force",
 }
 
 // pantherExplained lists the reviewed disagreements, by Panther rule and
@@ -155,6 +160,8 @@ var pantherExplained = map[string]string{
 	"AWS.SecretsManager.BatchRetrieveSecrets/BatchGetSecretValue":                                     "the record has no userIdentity; Panther alerts on any batch read, the pack on reads by people",
 	"AWS.SecretsManager.BatchRetrieveSecretsCatchAll/BatchGetSecretValue Catch-All":                   "same: no userIdentity",
 	"AWS.SecretsManager.RetrieveSecretsMultiRegion/BatchGetSecretValue in us-east-1":                  "same: no userIdentity (Panther's rule is a multi-region threshold)",
+	"AWS.IAMUser.ReconAccessDenied/Unauthorized API Call":                                             "the denial carries userIdentity.invokedBy (signin.amazonaws.com): a call a service made on the principal's behalf, which the denial rules do not count (rules/README.md, AWS acting for itself)",
+	"AWS.CloudTrail.UnauthorizedAPICall/Unauthorized API Call from Within AWS (IP)":                   "same: invokedBy is set (and the user agent is sqs.amazonaws.com), a service's call, not the principal's own",
 }
 
 // TestPantherCorpus compares the pack with Panther's labelled tests for
@@ -180,6 +187,12 @@ func TestPantherCorpus(t *testing.T) {
 		if err != nil {
 			t.Errorf("%s/%s: %v", row.RuleID, row.Test, err)
 		}
+		ids := ruleIDs(out)
+		// A stateful rule's per-event verdict is its match (what it
+		// counts), as Panther's labels are its rule() before a threshold.
+		for _, mt := range m.Matches() {
+			ids = append(ids, mt.RuleID)
+		}
 		mine, mapped := pantherMap[row.RuleID]
 		if !mapped {
 			if len(out) > 0 {
@@ -188,7 +201,7 @@ func TestPantherCorpus(t *testing.T) {
 			}
 			continue
 		}
-		got := slices.Contains(ruleIDs(out), mine)
+		got := slices.Contains(ids, mine)
 		c := perRule[mine]
 		if c == nil {
 			c = &[4]int{}
@@ -278,4 +291,153 @@ func TestRequireCorpus(t *testing.T) {
 	if f.skip != "" || !strings.Contains(f.fatal, "no-such-part") || !strings.Contains(f.fatal, "CI is set") {
 		t.Errorf("in CI: fatal %q, skip %q; want a failure naming the missing part", f.fatal, f.skip)
 	}
+}
+
+// pantherK8sMap pairs Panther's Kubernetes rules (and their EKS variants)
+// with the pack rule that covers the same behaviour. Only the tests whose
+// event is a Kubernetes audit event (EKS) are run; AKS and GKE tests carry
+// Azure and GCP envelopes the k8s-audit decoder does not read.
+var pantherK8sMap = map[string]string{
+	"Kubernetes.API.AnonymousAccess":           "k8s-anonymous-access-allowed",
+	"Amazon.EKS.AnonymousAPIAccess":            "k8s-anonymous-access-allowed",
+	"Kubernetes.Pod.Exec":                      "k8s-pod-exec-or-attach",
+	"Kubernetes.Secrets.DumpAllNamespaces":     "k8s-secrets-read-outside-control-plane",
+	"Kubernetes.ClusterRoleBinding.Privileged": "k8s-cluster-admin-bound",
+	"Kubernetes.Pod.Privileged.Created":        "k8s-privileged-workload-created",
+	"Kubernetes.Pod.Host.PID":                  "k8s-privileged-workload-created",
+	"Kubernetes.Pod.Host.IPC":                  "k8s-privileged-workload-created",
+	"Kubernetes.Pod.Host.Network":              "k8s-privileged-workload-created",
+	"Kubernetes.Pod.HostPath.Volume":           "k8s-privileged-workload-created",
+	"Kubernetes.Pod.Dangerous.Capabilities":    "k8s-privileged-workload-created",
+	"Kubernetes.Role.Wildcard":                 "k8s-rbac-wildcard-role",
+	"Kubernetes.ServiceAccount.TokenCreated":   "k8s-serviceaccount-token-created",
+}
+
+// pantherK8sExplained lists the reviewed disagreements of
+// TestPantherK8sCorpus, by Panther rule and test name.
+var pantherK8sExplained = map[string]string{
+	"Kubernetes.ClusterRoleBinding.Privileged/EKS ClusterRoleBinding to controller-manager role": "k8s-cluster-admin-bound is about cluster-admin; a binding to system:kube-controller-manager (or other powerful system: roles) is a gap of the pack, not caught by any rule yet",
+	"Kubernetes.ClusterRoleBinding.Privileged/RoleBinding (not ClusterRoleBinding)":              "a RoleBinding to cluster-admin gives full control of the namespace, its secrets and workloads included; the pack fires on both binding kinds",
+	"Kubernetes.Pod.Privileged.Created/Run-As-Root Pod Created":                                  "running as root inside an unprivileged container gives no access to the node; the pack fires on privileged, host namespaces, dangerous capabilities and host paths (root images are too common to alert on)",
+	"Kubernetes.Pod.Privileged.Created/Pod with runAsUser=0 (root)":                              "same: runAsUser 0 without privileges or capabilities",
+	"Kubernetes.Role.Wildcard/Updating existing role (not creating)":                             "Panther alerts on creation only; widening an existing role to * on * (update) is the same escalation",
+	"Kubernetes.Secrets.DumpAllNamespaces/Namespaced secret list (not cluster-wide)":             "the pack's rule is broader than Panther's: any secret read by a person fires (workloads only for cluster-wide lists)",
+	"Kubernetes.Secrets.DumpAllNamespaces/Get single secret (not list)":                          "same: a person read a secret",
+}
+
+// pantherK8sRows reads the Kubernetes audit tests of Panther's Kubernetes
+// and EKS rules, completed into events the k8s-audit decoder accepts:
+// Panther's test events often leave out kind, apiVersion, auditID, stage
+// and the timestamps, which a real audit event always has; a missing stage
+// is taken as ResponseComplete (the events describe finished requests) and
+// a missing verb as get (the anonymous-access tests have none).
+func pantherK8sRows(t testing.TB) []pantherRow {
+	t.Helper()
+	var rows []pantherRow
+	for _, name := range []string{"kubernetes_rules.jsonl", "aws_eks_rules.jsonl"} {
+		path := filepath.Join(corpusDir, "panther-tests", name)
+		if _, err := os.Stat(path); err != nil {
+			continue
+		}
+		for i, line := range readNDJSON(t, path) {
+			var r pantherRow
+			if err := json.Unmarshal(line, &r); err != nil {
+				t.Fatal(err)
+			}
+			var m map[string]any
+			if json.Unmarshal(r.Log, &m) != nil || m == nil || m["p_log_type"] != "Amazon.EKS.Audit" {
+				continue
+			}
+			defaults := map[string]any{
+				"kind": "Event", "apiVersion": "audit.k8s.io/v1", "level": "Metadata",
+				"auditID": fmt.Sprintf("panther-%s-%d", name, i), "stage": "ResponseComplete", "verb": "get",
+				"requestReceivedTimestamp": DefaultTestEventTime, "stageTimestamp": DefaultTestEventTime,
+			}
+			for k, v := range defaults {
+				if s, ok := m[k].(string); !ok || s == "" {
+					m[k] = v
+				}
+			}
+			r.Log, _ = json.Marshal(m)
+			rows = append(rows, r)
+		}
+	}
+	return rows
+}
+
+// TestPantherK8sCorpus compares the pack's Kubernetes rules with
+// Panther's labelled EKS audit tests, as TestPantherCorpus does for
+// CloudTrail. Unreviewed disagreements fail.
+func TestPantherK8sCorpus(t *testing.T) {
+	requireCorpus(t, filepath.Join("panther-tests", "kubernetes_rules.jsonl"))
+	rows := pantherK8sRows(t)
+	if len(rows) == 0 {
+		t.Fatal("no Panther Kubernetes audit tests in the corpus")
+	}
+	eng, _ := NewEngine(builtinRules(t))
+	m := eng.NewMatcher()
+	var agree, total, undecodable int
+	perRule := map[string]*[4]int{}
+	for _, row := range rows {
+		mine, mapped := pantherK8sMap[row.RuleID]
+		var ev event.Event
+		if err := (ingest.K8sAudit{}).Decode(row.Log, &ev); err != nil {
+			if mapped {
+				undecodable++
+				t.Logf("undecodable %s/%s: %v", row.RuleID, row.Test, err)
+			}
+			continue
+		}
+		out, err := m.Match(&ev, nil)
+		if err != nil {
+			t.Errorf("%s/%s: %v", row.RuleID, row.Test, err)
+		}
+		ids := ruleIDs(out)
+		for _, mt := range m.Matches() {
+			ids = append(ids, mt.RuleID)
+		}
+		if !mapped {
+			if len(ids) > 0 {
+				t.Logf("also fires on %s (expected %v) %q: %v", row.RuleID, row.Expected, row.Test, ids)
+			}
+			continue
+		}
+		got := slices.Contains(ids, mine)
+		c := perRule[mine]
+		if c == nil {
+			c = &[4]int{}
+			perRule[mine] = c
+		}
+		total++
+		switch {
+		case got && row.Expected:
+			c[0]++
+		case got && !row.Expected:
+			c[1]++
+		case !got && row.Expected:
+			c[2]++
+		default:
+			c[3]++
+		}
+		if got == row.Expected {
+			agree++
+			continue
+		}
+		key := row.RuleID + "/" + row.Test
+		if reason, ok := pantherK8sExplained[key]; ok {
+			t.Logf("disagree (reviewed) %s: Panther %v, pack %v: %s", key, row.Expected, got, reason)
+		} else {
+			t.Errorf("unreviewed disagreement %s: Panther %v, pack %s %v", key, row.Expected, mine, got)
+		}
+	}
+	ids := make([]string, 0, len(perRule))
+	for id := range perRule {
+		ids = append(ids, id)
+	}
+	sort.Strings(ids)
+	for _, id := range ids {
+		c := perRule[id]
+		t.Logf("%-40s agree %2d/%2d  (TP %d FP %d FN %d TN %d)", id, c[0]+c[3], c[0]+c[1]+c[2]+c[3], c[0], c[1], c[2], c[3])
+	}
+	t.Logf("panther k8s: %d EKS audit tests, %d of mapped rules undecodable, %d on mapped rules: agreement %d/%d", len(rows), undecodable, total, agree, total)
 }

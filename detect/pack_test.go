@@ -12,8 +12,8 @@ import (
 // at least one positive and one negative test.
 func TestBuiltinPack(t *testing.T) {
 	rules := builtinRules(t)
-	if len(rules) < 12 {
-		t.Errorf("%d rules, want at least 12", len(rules))
+	if len(rules) < 50 {
+		t.Errorf("%d rules, want at least 50", len(rules))
 	}
 	decoders := ingest.Decoders(ingest.DefaultSourceConfig)
 	for _, r := range rules {
@@ -45,15 +45,26 @@ func TestBuiltinPack(t *testing.T) {
 }
 
 // unfilterable are the built-in rules that cannot have a prefilter
-// without missing events: the 401/403 rules read the normalized
-// status_code, since the raw status is a number or a string depending on
-// the log format (a prefilter compares raw fields with string literals).
-// No other rule of their sources loses its prefilter by it (the engine
-// prefilters a source only when all its rules have one), since these
-// sources have no other rules; a CloudTrail rule must never be here.
+// without missing events: the 401/403 rules, the authorizer-failure and
+// large-response rules read normalized fields (status_code, error_code,
+// bytes_out), whose raw form is a number or a string depending on the log
+// format (a prefilter compares raw fields with string literals); the
+// injection and secret rules scan the text of every request or log line,
+// which no literal comparison can narrow. No other rule of their sources
+// loses its prefilter by it (the engine prefilters a source only when all
+// its rules have one): apigateway and envoy had none already (the 401/403
+// rules), and container, json, otlp and syslog have no other rules. A
+// CloudTrail, k8s-audit or lambda rule must never be here (the lambda
+// secret rule is prefiltered on lambda.kind).
 var unfilterable = map[string]bool{
-	"apigateway-auth-failure-burst": true,
-	"envoy-auth-failure-burst":      true,
+	"apigateway-auth-failure-burst":       true,
+	"envoy-auth-failure-burst":            true,
+	"apigateway-authorizer-failure-burst": true,
+	"apigateway-injection-attempt":        true,
+	"envoy-injection-attempt":             true,
+	"http-large-response-burst":           true,
+	"container-secret-in-logs":            true,
+	"logs-secret-exposed":                 true,
 }
 
 // TestBuiltinPackQuietOnBenign checks that no rule fires on routine
