@@ -7,6 +7,7 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
+	"io"
 	"io/fs"
 	"log/slog"
 	"net/http"
@@ -111,20 +112,19 @@ func (r *Rules) Reload() ReloadResult {
 	old := r.cur.Load()
 	all, errs := LoadRules(r.cfg)
 	res := ReloadResult{Generation: old.gen}
-	failedIDs, failedFiles := map[string]bool{}, map[string]bool{}
+	// A rule whose own error is known keeps its previous version; an
+	// error no rule is named in (a file or directory that cannot be
+	// read, a file too large, broken YAML) keeps every rule the reload
+	// did not load, since any of them may be in it: a rule goes away
+	// only in a reload without such errors.
+	failedIDs, keepAll := map[string]bool{}, false
 	for _, err := range errs {
 		res.Failed = append(res.Failed, err.Error())
 		var le *detect.LoadError
-		switch {
-		case errors.As(err, &le) && le.RuleID != "":
+		if errors.As(err, &le) && le.RuleID != "" {
 			failedIDs[le.RuleID] = true
-		case errors.As(err, &le):
-			failedFiles[le.File] = true
-		default:
-			var pe *fs.PathError
-			if errors.As(err, &pe) {
-				failedFiles[pe.Path] = true
-			}
+		} else {
+			keepAll = true
 		}
 	}
 	loaded := map[string]bool{}
@@ -132,7 +132,7 @@ func (r *Rules) Reload() ReloadResult {
 		loaded[rule.ID] = true
 	}
 	for _, rule := range old.engine.Rules() {
-		if !loaded[rule.ID] && (failedIDs[rule.ID] || failedFiles[rule.File]) {
+		if !loaded[rule.ID] && (keepAll || failedIDs[rule.ID]) {
 			all = append(all, rule) // the previous version runs on
 			loaded[rule.ID] = true
 		}
@@ -202,22 +202,40 @@ func (r *Rules) Watch(ctx context.Context, interval time.Duration) error {
 	}
 }
 
-// fingerprint hashes the names, sizes, times and contents of the rule
-// files under rules.paths, so that any edit, rename or removal changes it.
+// fingerprint hashes the names and contents of the rule files under
+// rules.paths (what the loader reads: a path named directly, and the
+// *.yaml and *.yml files of a directory, up to detect.MaxRuleFile bytes
+// each), so that an edit, rename or removal changes it. A path that is a
+// symbolic link is followed, as the loader follows it.
 func (r *Rules) fingerprint() [sha256.Size]byte {
 	h := sha256.New()
+	add := func(path string) {
+		f, err := os.Open(path)
+		if err != nil {
+			fmt.Fprintf(h, "%s: %v\n", path, err)
+			return
+		}
+		defer f.Close()
+		n, err := io.Copy(h, io.LimitReader(f, detect.MaxRuleFile+1))
+		fmt.Fprintf(h, "\x00%s %d %v\n", path, n, err)
+	}
 	for _, p := range r.cfg.Paths {
-		_ = filepath.WalkDir(p, func(path string, d fs.DirEntry, err error) error {
-			if err != nil {
+		root, err := filepath.EvalSymlinks(p)
+		if err != nil {
+			fmt.Fprintf(h, "%s: %v\n", p, err)
+			continue
+		}
+		if st, err := os.Stat(root); err != nil || !st.IsDir() {
+			add(root)
+			continue
+		}
+		_ = filepath.WalkDir(root, func(path string, d fs.DirEntry, err error) error {
+			switch {
+			case err != nil:
 				fmt.Fprintf(h, "%s: %v\n", path, err)
-				return nil
+			case !d.IsDir() && (strings.HasSuffix(path, ".yaml") || strings.HasSuffix(path, ".yml")):
+				add(path)
 			}
-			if d.IsDir() {
-				return nil
-			}
-			data, err := os.ReadFile(path)
-			fmt.Fprintf(h, "%s %d %v\n", path, len(data), err)
-			h.Write(data)
 			return nil
 		})
 	}
@@ -227,9 +245,14 @@ func (r *Rules) fingerprint() [sha256.Size]byte {
 }
 
 // reloadHandler serves POST /v1/rules/reload: the reload's result as
-// JSON. With token set, the request must carry it as a bearer token.
-func (r *Rules) reloadHandler(token string) http.HandlerFunc {
+// JSON. With token set, the request must carry it as a bearer token;
+// without one, the endpoint answers on a loopback listener only.
+func (r *Rules) reloadHandler(token string, loopback bool) http.HandlerFunc {
 	return func(w http.ResponseWriter, req *http.Request) {
+		if token == "" && !loopback {
+			http.Error(w, "reloading over the network needs http.auth_token", http.StatusForbidden)
+			return
+		}
 		if token != "" {
 			got, ok := strings.CutPrefix(req.Header.Get("Authorization"), "Bearer ")
 			if !ok || subtle.ConstantTimeCompare([]byte(got), []byte(token)) != 1 {

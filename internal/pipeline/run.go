@@ -224,8 +224,7 @@ func newHTTPServer(cfg config.Config, b *bus.Bus, ch *lazyStore, ingestRole bool
 	})
 	mux.Handle("GET /metrics", promhttp.HandlerFor(reg, promhttp.HandlerOpts{}))
 	if rules != nil {
-		// Beyond loopback the configuration requires http.auth_token.
-		mux.HandleFunc("POST /v1/rules/reload", rules.reloadHandler(cfg.HTTP.AuthToken))
+		mux.HandleFunc("POST /v1/rules/reload", rules.reloadHandler(cfg.HTTP.AuthToken, cfg.HTTPLoopback()))
 	}
 	if cfg.HTTP.Pprof {
 		mux.HandleFunc("GET /debug/pprof/", pprof.Index)
