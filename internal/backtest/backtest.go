@@ -131,6 +131,10 @@ func Run(ctx context.Context, evs Events, cfg Config) (*Report, error) {
 		findings []event.Finding
 		prevID   string
 		prevTime time.Time
+		// prevSources are the sources of the rows read with prevID and
+		// prevTime: the table's key is (source, time, event_id), so two
+		// sources may hold distinct events with one id and time.
+		prevSources []string
 	)
 	chunk := cfg.Chunk
 	if chunk <= 0 {
@@ -144,13 +148,20 @@ func Run(ctx context.Context, evs Events, cfg Config) (*Report, error) {
 		q := store.EventQuery{Since: from, Until: to, Sources: sources}
 		err := evs.ScanEvents(ctx, q, func(ev event.Event) error {
 			// A row stored twice and not merged yet (the events table is
-			// a ReplacingMergeTree) comes right after the first: the live
-			// pipeline saw the event once.
+			// a ReplacingMergeTree keyed by (source, time, event_id))
+			// comes among the rows of the same time and id (the scan is
+			// ordered by time and id, not source): the live pipeline saw
+			// the event once. The same id and time from another source is
+			// another event.
 			if ev.EventID == prevID && ev.Time.Equal(prevTime) {
-				rp.col.duplicates++
-				return nil
+				if slices.Contains(prevSources, ev.Source) {
+					rp.col.duplicates++
+					return nil
+				}
+				prevSources = append(prevSources, ev.Source)
+			} else {
+				prevID, prevTime, prevSources = ev.EventID, ev.Time, append(prevSources[:0], ev.Source)
 			}
-			prevID, prevTime = ev.EventID, ev.Time
 			rp.col.events++
 			if cfg.Progress != nil && rp.col.events%progressEvery == 0 {
 				cfg.Progress(ev.Time)

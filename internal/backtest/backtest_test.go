@@ -257,3 +257,36 @@ func TestRunChecksConfig(t *testing.T) {
 		}
 	}
 }
+
+// TestDuplicateRows: a row stored twice is counted once, by the table's
+// key (source, time, event_id): the same id and time from two sources are
+// two events, however the scan orders their rows.
+func TestDuplicateRows(t *testing.T) {
+	ev := func(id, source string) event.Event {
+		e := denied(t, id, "eve", 9*time.Hour)
+		e.Source = source
+		return e
+	}
+	rules := parse(t, "id: all\ntitle: All\nseverity: low\nsource: [cloudtrail, json]\nwhen: \"true\"\n")
+	tests := []struct {
+		name               string
+		evs                []event.Event
+		events, duplicates int64
+	}{
+		{"one source, stored twice", []event.Event{ev("a", "cloudtrail"), ev("a", "cloudtrail")}, 1, 1},
+		{"two sources, one id", []event.Event{ev("a", "cloudtrail"), ev("a", "json")}, 2, 0},
+		{"two sources, both stored twice, interleaved", []event.Event{ev("a", "cloudtrail"), ev("a", "json"), ev("a", "cloudtrail"), ev("a", "json")}, 2, 2},
+		{"two ids, one time", []event.Event{ev("a", "cloudtrail"), ev("b", "cloudtrail"), ev("b", "cloudtrail")}, 2, 1},
+	}
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			rep, err := Run(t.Context(), &memEvents{evs: tc.evs}, Config{Rules: rules, Since: base, Until: base.Add(24 * time.Hour), Lateness: time.Minute})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if rep.Events != tc.events || rep.Duplicates != tc.duplicates || int64(rep.Findings) != tc.events {
+				t.Errorf("events %d, duplicates %d, findings %d; want %d, %d, %d", rep.Events, rep.Duplicates, rep.Findings, tc.events, tc.duplicates, tc.events)
+			}
+		})
+	}
+}

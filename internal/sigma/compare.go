@@ -4,6 +4,8 @@ import (
 	"errors"
 	"fmt"
 	"strings"
+	"unicode"
+	"unicode/utf8"
 
 	"go.yaml.in/yaml/v3"
 )
@@ -21,6 +23,7 @@ type comparer struct {
 
 type atom struct {
 	kind matchKind // mEq or mContains
+	lhs  string    // the field as compared: path, text or lower(text)
 	lit  string    // the literal as compared (quoted for strings)
 }
 
@@ -105,7 +108,7 @@ func (c *comparer) pattern(ps []piece, tag string, exact bool) (*node, error) {
 			if !ok {
 				return nil, fmt.Errorf("%s is a number; %q can never match", f.sigma, lit)
 			}
-			return c.remember(leaf("$1 == $2", f.path, n), mEq, n), nil
+			return c.remember(leaf("$1 == $2", f.path, n), mEq, f.path, n), nil
 		}
 	case typeBool:
 		if kind == mEq && (strings.EqualFold(lit, "true") || strings.EqualFold(lit, "false")) {
@@ -113,15 +116,7 @@ func (c *comparer) pattern(ps []piece, tag string, exact bool) (*node, error) {
 		}
 		return nil, fmt.Errorf("%s is a bool; %q can never match", f.sigma, lit)
 	}
-	fold := !exact && !c.m.cased && f.cs == caseFold && tag != "!!int" && tag != "!!float"
-	if !exact && !c.m.cased {
-		switch f.cs {
-		case caseLower:
-			lit = strings.ToLower(lit)
-		case caseUpper:
-			lit = strings.ToUpper(lit)
-		}
-	}
+	fold := !exact && !c.m.cased && c.folds(kind, lit, tag)
 	text := c.text()
 	if fold && kind != mRegex {
 		lit = strings.ToLower(lit)
@@ -136,26 +131,54 @@ func (c *comparer) pattern(ps []piece, tag string, exact bool) (*node, error) {
 		if !fold && f.typ == typeNullString {
 			lhs = f.path // nil never equals a string: keeps "field == lit" a prefilter
 		}
-		return c.remember(leaf("$1 == $2", lhs, quote(lit)), mEq, quote(lit)), nil
+		return c.remember(leaf("$1 == $2", lhs, quote(lit)), mEq, lhs, quote(lit)), nil
 	case mContains:
-		return c.remember(leaf("$1 contains $2", text, quote(lit)), mContains, lit), nil
+		return c.remember(leaf("$1 contains $2", text, quote(lit)), mContains, text, lit), nil
 	case mPrefix:
 		return leaf("$1 startsWith $2", text, quote(lit)), nil
 	case mSuffix:
 		return leaf("$1 endsWith $2", text, quote(lit)), nil
 	}
 	flags := "(?s)"
-	if fold || (f.cs != caseExact && !c.m.cased && !exact) {
+	if fold {
 		flags = "(?is)"
 	}
 	return leaf("$1 matches $2", c.text(), quote(flags+lit)), nil
 }
 
-func (c *comparer) remember(n *node, k matchKind, lit string) *node {
+// folds says whether a comparison of kind with lit (a Sigma value with
+// YAML tag) must fold the field's case, lower(field) against the
+// lower-cased literal, for Sigma's case-insensitive matching. A field the
+// producer writes in one case is compared exactly only where that is
+// equivalent: the literal is in the field's canonical case.
+func (c *comparer) folds(kind matchKind, lit, tag string) bool {
+	caseless := strings.ToLower(lit) == strings.ToUpper(lit)
+	if caseless && (tag == "!!int" || tag == "!!float") {
+		return false // a number has no case: the exact comparison is the same
+	}
+	switch c.f.cs {
+	case caseLower:
+		// Always lower-case: a lower-case literal (or one without
+		// letters) matches exactly what it matches folded; any other
+		// literal must be folded with the field.
+		return lit != strings.ToLower(lit)
+	case caseExact:
+		// PascalCase identifiers (eventName, userIdentity.type): how the
+		// producer capitalizes a word is not known here, so only a whole
+		// value starting with an upper-case letter is taken as written,
+		// and only for plain equality; contains, prefixes, suffixes and
+		// patterns are folded.
+		r, _ := utf8.DecodeRuneInString(lit)
+		return kind != mEq || !unicode.IsUpper(r)
+	}
+	return true
+}
+
+func (c *comparer) remember(n *node, k matchKind, lhs, lit string) *node {
 	if c.atoms == nil {
 		c.atoms = map[*node]atom{}
 	}
-	c.atoms[n] = atom{kind: k, lit: lit}
+	c.atoms[n] = atom{kind: k, lhs: lhs, lit: lit}
 	return n
 }
 
@@ -184,73 +207,56 @@ func (c *comparer) helperArg() string {
 }
 
 // group joins the alternatives of a field with or; equality and contains
-// comparisons of the same form become one "in" or contains_any.
+// comparisons with the same left side (the field read the same way:
+// folded or exact) become one "in" or contains_any. Alternatives of one
+// field may be read differently (a number compared exactly next to a
+// folded string), and each way gets its own group.
 func (c *comparer) group(kids []*node) *node {
-	var eqs, cons []string
-	var eqAt, conAt = -1, -1
+	type key struct {
+		kind matchKind
+		lhs  string
+	}
+	type grp struct {
+		at    int
+		first *node
+		lits  []string
+	}
+	groups := map[key]*grp{}
+	var order []key
 	var rest []*node
 	for _, k := range kids {
 		a, ok := c.atoms[k]
-		switch {
-		case ok && a.kind == mEq:
-			if eqAt < 0 {
-				eqAt = len(rest)
-				rest = append(rest, nil)
-			}
-			eqs = append(eqs, a.lit)
-		case ok && a.kind == mContains:
-			if conAt < 0 {
-				conAt = len(rest)
-				rest = append(rest, nil)
-			}
-			cons = append(cons, a.lit)
-		default:
+		if !ok || (a.kind != mEq && a.kind != mContains) {
 			rest = append(rest, k)
+			continue
 		}
+		gk := key{a.kind, a.lhs}
+		g := groups[gk]
+		if g == nil {
+			g = &grp{at: len(rest), first: k}
+			groups[gk] = g
+			order = append(order, gk)
+			rest = append(rest, nil)
+		}
+		g.lits = append(g.lits, a.lit)
 	}
-	if eqAt >= 0 {
-		rest[eqAt] = c.eqGroup(kids, eqs)
-	}
-	if conAt >= 0 {
-		rest[conAt] = c.containsGroup(kids, cons)
+	for _, gk := range order {
+		g := groups[gk]
+		switch {
+		case len(g.lits) == 1:
+			rest[g.at] = g.first
+		case gk.kind == mEq:
+			rest[g.at] = leaf("$1 in [$2]", gk.lhs, strings.Join(g.lits, ", "))
+		default:
+			rest[g.at] = c.containsGroup(gk.lhs, g.lits)
+		}
 	}
 	return or(rest...)
 }
 
-func (c *comparer) eqGroup(kids []*node, lits []string) *node {
-	if len(lits) == 1 {
-		for _, k := range kids {
-			if a, ok := c.atoms[k]; ok && a.kind == mEq {
-				return k
-			}
-		}
-	}
-	// Every eq atom of a field has the same left side.
-	var lhs string
-	for _, k := range kids {
-		if a, ok := c.atoms[k]; ok && a.kind == mEq {
-			lhs = strings.TrimSuffix(k.text, " == "+a.lit)
-			break
-		}
-	}
-	return leaf("$1 in [$2]", lhs, strings.Join(lits, ", "))
-}
-
-func (c *comparer) containsGroup(kids []*node, lits []string) *node {
-	if len(lits) == 1 {
-		for _, k := range kids {
-			if a, ok := c.atoms[k]; ok && a.kind == mContains {
-				return k
-			}
-		}
-	}
-	var lhs string
-	for _, k := range kids {
-		if a, ok := c.atoms[k]; ok && a.kind == mContains {
-			lhs = k.text[:strings.Index(k.text, " contains ")]
-			break
-		}
-	}
+// containsGroup is one contains_any (icontains_any for a folded left
+// side) of the literals.
+func (c *comparer) containsGroup(lhs string, lits []string) *node {
 	fn := "contains_any"
 	if inner, ok := strings.CutPrefix(lhs, "lower("); ok {
 		fn, lhs = "icontains_any", strings.TrimSuffix(inner, ")")

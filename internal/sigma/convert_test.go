@@ -50,7 +50,8 @@ func TestExpressions(t *testing.T) {
 	}{
 		// Plain values, lists, maps, case.
 		{"eq typed exact", lsCloudTrail, "sel:\n  eventName: ConsoleLogin\ncondition: sel", `eventName == "ConsoleLogin"`, false},
-		{"eq lower-case field", lsCloudTrail, "sel:\n  eventSource: IAM.amazonaws.com\ncondition: sel", `eventSource == "iam.amazonaws.com"`, false},
+		{"eq lower-case field", lsCloudTrail, "sel:\n  eventSource: IAM.amazonaws.com\ncondition: sel", `lower(eventSource) == "iam.amazonaws.com"`, false},
+		{"eq lower-case field, lower literal", lsCloudTrail, "sel:\n  eventSource: iam.amazonaws.com\ncondition: sel", `eventSource == "iam.amazonaws.com"`, false},
 		{"eq folded typed", lsCloudTrail, "sel:\n  userAgent: TruffleHog\ncondition: sel", `lower(userAgent) == "trufflehog"`, false},
 		{"eq untyped member", lsCloudTrail, "sel:\n  requestParameters.attribute: userData\ncondition: sel", `lower(string(requestParameters.attribute ?? "")) == "userdata"`, false},
 		{"eq known string member", lsCloudTrail, "sel:\n  userIdentity.type: Root\ncondition: sel", `userIdentity.type == "Root"`, false},
@@ -59,7 +60,22 @@ func TestExpressions(t *testing.T) {
 		{"list of maps is or", lsCloudTrail, "sel:\n  - eventSource: ssm.amazonaws.com\n  - sourceIPAddress: AWS Internal\ncondition: sel", "eventSource == \"ssm.amazonaws.com\"\nor lower(sourceIPAddress) == \"aws internal\"", false},
 		{"number on number field", lsK8s, "sel:\n  responseStatus.code: [401, 403]\ncondition: sel", `responseStatus.code in [401, 403]`, false},
 		{"number on typed int", lsWeb, "sel:\n  sc-status: '404'\ncondition: sel", `status_code == 404`, false},
-		{"upper-case field", lsWeb, "sel:\n  cs-method: post\ncondition: sel", `action == "POST"`, false},
+		{"http method folded", lsWeb, "sel:\n  cs-method: post\ncondition: sel", `lower(action) == "post"`, false},
+		{"http method folded, upper", lsWeb, "sel:\n  cs-method: [GET, Post]\ncondition: sel", `lower(action) in ["get", "post"]`, false},
+		// Case-sensitive fields take a literal as written only in the
+		// producer's case; otherwise both sides are folded.
+		{"exact field, lower literal", lsCloudTrail, "sel:\n  userIdentity.type: root\ncondition: sel", `lower(userIdentity.type) == "root"`, false},
+		{"exact field, contains", lsCloudTrail, "sel:\n  eventName|contains: 'delete'\ncondition: sel", `lower(eventName) contains "delete"`, false},
+		{"exact field, contains list", lsCloudTrail, "sel:\n  eventName|contains: [Delete, Stop]\ncondition: sel", `icontains_any(eventName, ["delete", "stop"])`, false},
+		{"exact field, mixed case list", lsCloudTrail, "sel:\n  eventName: [DeleteTrail, stopLogging, StopLogging]\ncondition: sel", "eventName in [\"DeleteTrail\", \"StopLogging\"]\nor lower(eventName) == \"stoplogging\"", false},
+		{"exact field, pattern", lsCloudTrail, "sel:\n  eventName: 'Put*Policy'\ncondition: sel", `eventName matches "(?is)^Put.*Policy$"`, false},
+		{"lower field, upper literal", lsK8s, "sel:\n  verb: [CREATE, delete]\ncondition: sel", "lower(verb) == \"create\"\nor verb == \"delete\"", false},
+		{"exact field, cased", lsCloudTrail, "sel:\n  eventName|cased: deleteTrail\ncondition: sel", `eventName == "deleteTrail"`, false},
+		// A list mixing numbers and strings: each way of reading the
+		// field is its own group.
+		{"mixed number and string", lsCloudTrail, "sel:\n  userIdentity.userName: [12345, 'Admin', Bob]\ncondition: sel", "userIdentity.userName == \"12345\"\nor lower(userIdentity.userName) in [\"admin\", \"bob\"]", false},
+		{"mixed number and string, contains", lsCloudTrail, "sel:\n  userAgent|contains: [123, 'Boto', 45]\ncondition: sel", "contains_any(userAgent, [\"123\", \"45\"])\nor lower(userAgent) contains \"boto\"", false},
+		{"mixed number and string, member", lsCloudTrail, "sel:\n  requestParameters.x: [7, 'On']\ncondition: sel", "string(requestParameters.x ?? \"\") == \"7\"\nor lower(string(requestParameters.x ?? \"\")) == \"on\"", false},
 		// null and empty.
 		{"null typed string", lsCloudTrail, "sel:\n  errorCode: null\ncondition: sel", `errorCode == ""`, false},
 		{"null member", lsCloudTrail, "sel:\n  requestParameters.x: null\ncondition: sel", `requestParameters.x == nil`, false},
@@ -67,7 +83,7 @@ func TestExpressions(t *testing.T) {
 		// Wildcards.
 		{"star alone is present", lsCloudTrail, "sel:\n  errorMessage: '*'\ncondition: sel", `errorMessage != ""`, false},
 		{"leading star", lsCloudTrail, "sel:\n  userAgent: '*boto3'\ncondition: sel", `lower(userAgent) endsWith "boto3"`, false},
-		{"trailing star", lsCloudTrail, "sel:\n  eventName: 'Put*'\ncondition: sel", `eventName startsWith "Put"`, false},
+		{"trailing star", lsCloudTrail, "sel:\n  eventName: 'Put*'\ncondition: sel", `lower(eventName) startsWith "put"`, false},
 		{"inner wildcards", lsCloudTrail, "sel:\n  userAgent: 'aws-cli/?.*linux'\ncondition: sel", `userAgent matches "(?is)^aws-cli/.\\..*linux$"`, false},
 		{"escaped star", lsCloudTrail, "sel:\n  userAgent: 'a\\*b'\ncondition: sel", `lower(userAgent) == "a*b"`, false},
 		{"backslash literal", lsCloudTrail, "sel:\n  userAgent: 'C:\\Windows'\ncondition: sel", `lower(userAgent) == "c:\\windows"`, false},
@@ -76,7 +92,7 @@ func TestExpressions(t *testing.T) {
 		{"contains list", lsCloudTrail, "sel:\n  userAgent|contains: [a, B]\ncondition: sel", `icontains_any(userAgent, ["a", "b"])`, false},
 		{"contains all", lsCloudTrail, "sel:\n  userAgent|contains|all: [a, b]\ncondition: sel", "lower(userAgent) contains \"a\"\nand lower(userAgent) contains \"b\"", false},
 		{"contains cased", lsCloudTrail, "sel:\n  userAgent|contains|cased: [a, B]\ncondition: sel", `contains_any(userAgent, ["a", "B"])`, false},
-		{"startswith", lsCloudTrail, "sel:\n  eventName|startswith: UpdateFunctionConfiguration\ncondition: sel", `eventName startsWith "UpdateFunctionConfiguration"`, false},
+		{"startswith", lsCloudTrail, "sel:\n  eventName|startswith: UpdateFunctionConfiguration\ncondition: sel", `lower(eventName) startsWith "updatefunctionconfiguration"`, false},
 		{"endswith", lsWeb, "sel:\n  cs-uri-query|endswith: /bash\ncondition: sel", `lower(target) endsWith "/bash"`, true},
 		{"contains star", lsCloudTrail, "sel:\n  requestParameters.layers|contains: '*'\ncondition: sel", `requestParameters.layers != nil`, false},
 		{"re", lsCloudTrail, "sel:\n  userIdentity.arn|re: '.+:assumed-role/aws:.+'\ncondition: sel", `(userIdentity.arn ?? "") matches ".+:assumed-role/aws:.+"`, false},

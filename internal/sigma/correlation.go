@@ -80,7 +80,8 @@ func (c *converter) correlate(it *item) {
 		whens[i] = b.when
 	}
 	params := []kv{}
-	switch strings.ToLower(co.Type) {
+	typ := strings.ToLower(strings.TrimSpace(co.Type)) // compared once, in one case
+	switch typ {
 	case "event_count", "value_count":
 		n, err := atLeast(co.Condition)
 		if err != nil {
@@ -88,7 +89,7 @@ func (c *converter) correlate(it *item) {
 			return
 		}
 		r.when = or(whens...).render()
-		if co.Type == "value_count" {
+		if typ == "value_count" {
 			name, _ := co.Condition["field"].(string)
 			if name == "" {
 				fail(errors.New("value_count needs condition.field"))

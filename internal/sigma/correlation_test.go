@@ -58,6 +58,12 @@ func TestCorrelations(t *testing.T) {
 				map[string]any{"when": "verb == \"create\"\nand objectRef.resource == \"pods\"\nand objectRef.subresource == \"exec\""},
 				map[string]any{"when": "verb == \"get\"\nand objectRef.resource == \"secrets\""},
 			}}, "true"},
+		// The type's case does not matter: Value_Count counts distinct
+		// values, it is not a threshold.
+		{"value_count mixed case", "type: Value_Count\nrules: [denied]\ngroup-by: [userIdentity.arn]\ntimespan: 10m\ncondition: {gte: 5, field: eventName}",
+			"distinct", map[string]any{"field": "eventName", "count": 5, "window": "10m", "by": []any{"userIdentity.arn"}}, ""},
+		{"event_count upper case", "type: EVENT_COUNT\nrules: [denied]\ntimespan: 10m\ncondition: {gte: 3}",
+			"threshold", map[string]any{"count": 3, "window": "10m"}, ""},
 	}
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {

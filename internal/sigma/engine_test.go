@@ -128,3 +128,70 @@ func TestEngine(t *testing.T) {
 		})
 	}
 }
+
+// TestCaseMatching runs converted detections through the engine: Sigma
+// compares strings case-insensitively, so a literal in any case must
+// match the value as the producer writes it, whether the field is
+// compared exactly or folded.
+func TestCaseMatching(t *testing.T) {
+	ct := func(s string) string { return `{"eventSource":"cloudtrail.amazonaws.com",` + s + `}` }
+	tests := []struct {
+		name, ls, det string
+		match, miss   []string
+	}{
+		{"mixed number and string", lsCloudTrail, "sel:\n  userIdentity.userName: [12345, 'Admin']\ncondition: sel",
+			[]string{ct(`"eventName":"X","userIdentity":{"userName":"Admin"}`), ct(`"eventName":"X","userIdentity":{"userName":"admin"}`), ct(`"eventName":"X","userIdentity":{"userName":"12345"}`)},
+			[]string{ct(`"eventName":"X","userIdentity":{"userName":"Bob"}`), ct(`"eventName":"X","userIdentity":{"userName":"123456"}`)}},
+		{"mixed number and string, contains", lsCloudTrail, "sel:\n  userAgent|contains: [123, 'Boto']\ncondition: sel",
+			[]string{ct(`"eventName":"X","userAgent":"x BOTO3"`), ct(`"eventName":"X","userAgent":"v1234"`)},
+			[]string{ct(`"eventName":"X","userAgent":"curl/8"`)}},
+		{"eventName contains, lower literal", lsCloudTrail, "sel:\n  eventName|contains: 'delete'\ncondition: sel",
+			[]string{ct(`"eventName":"DeleteTrail"`)}, []string{ct(`"eventName":"StopLogging"`)}},
+		{"eventName prefix, lower literal", lsCloudTrail, "sel:\n  eventName|startswith: 'put'\ncondition: sel",
+			[]string{ct(`"eventName":"PutBucketPolicy"`)}, []string{ct(`"eventName":"GetBucketPolicy"`)}},
+		{"eventName list, mixed case", lsCloudTrail, "sel:\n  eventName: [DeleteTrail, stoplogging]\ncondition: sel",
+			[]string{ct(`"eventName":"DeleteTrail"`), ct(`"eventName":"StopLogging"`)}, []string{ct(`"eventName":"StartLogging"`)}},
+		{"userIdentity.type lower literal", lsCloudTrail, "sel:\n  userIdentity.type: root\ncondition: sel",
+			[]string{ct(`"eventName":"X","userIdentity":{"type":"Root"}`)}, []string{ct(`"eventName":"X","userIdentity":{"type":"IAMUser"}`), ct(`"eventName":"X"`)}},
+		{"eventSource upper literal", lsCloudTrail, "sel:\n  eventSource: CloudTrail.amazonaws.com\ncondition: sel",
+			[]string{ct(`"eventName":"X"`)}, []string{`{"eventSource":"s3.amazonaws.com","eventName":"X"}`}},
+		{"k8s verb upper literal", lsK8s, "sel:\n  verb: CREATE\n  objectRef.resource: Pods\ncondition: sel",
+			[]string{k8sEvent(`"verb":"create","objectRef":{"resource":"pods","namespace":"shop"}`)},
+			[]string{k8sEvent(`"verb":"delete","objectRef":{"resource":"pods","namespace":"shop"}`)}},
+		{"k8s stage lower literal", lsK8s, "sel:\n  stage: responsecomplete\n  verb: get\ncondition: sel",
+			[]string{k8sEvent(`"verb":"get"`)}, []string{k8sEvent(`"verb":"list"`)}},
+		{"http method any case", lsWeb, "sel:\n  cs-method: post\ncondition: sel",
+			[]string{apigwEvent("POST", "/", 200, "curl/8"), apigwEvent("post", "/", 200, "curl/8")},
+			[]string{apigwEvent("GET", "/", 200, "curl/8")}},
+		{"http method upper literal", lsWeb, "sel:\n  cs-method: GET\ncondition: sel",
+			[]string{apigwEvent("get", "/", 200, "curl/8"), apigwEvent("GET", "/", 200, "curl/8")},
+			[]string{apigwEvent("POST", "/", 200, "curl/8")}},
+	}
+	decoders := ingest.Decoders(ingest.DefaultSourceConfig)
+	for _, tc := range tests {
+		t.Run(tc.name, func(t *testing.T) {
+			r := convertOne(t, tc.ls, tc.det)
+			if r.Status == Refused {
+				t.Fatalf("refused: %s", r.Reason)
+			}
+			var b strings.Builder
+			b.Write(r.Rule)
+			b.WriteString("tests:\n")
+			for i, e := range tc.match {
+				b.WriteString("  - {name: match " + strconv.Itoa(i) + ", expect: true, event: " + e + "}\n")
+			}
+			for i, e := range tc.miss {
+				b.WriteString("  - {name: miss " + strconv.Itoa(i) + ", expect: false, event: " + e + "}\n")
+			}
+			rules, errs := detect.Parse(r.FileName(), []byte(b.String()))
+			if len(errs) > 0 {
+				t.Fatalf("%v\n%s", errs, b.String())
+			}
+			for _, res := range detect.RunTests(rules[0], decoders) {
+				if !res.Passed {
+					t.Errorf("%s\n%s", res, r.Rule)
+				}
+			}
+		})
+	}
+}

@@ -33,21 +33,23 @@ const (
 )
 
 // caseStyle says how a string comparison treats letter case. Sigma
-// matches strings case-insensitively; fields whose values come in one
-// case are compared exactly, which keeps the comparison a prefilter.
+// matches strings case-insensitively; a field whose values come in one
+// case is compared exactly when the literal is in that case, which is
+// equivalent and keeps the comparison a prefilter (see comparer.folds).
 type caseStyle uint8
 
 const (
 	// caseFold compares lower(field) with the lower-cased value.
 	caseFold caseStyle = iota
-	// caseExact compares as written: identifiers the producer writes in
-	// one fixed case (eventName "ConsoleLogin", stage "ResponseComplete").
+	// caseExact marks PascalCase identifiers the producer writes in one
+	// fixed case (eventName "ConsoleLogin", stage "ResponseComplete"):
+	// plain equality with a value starting with an upper-case letter is
+	// compared as written; anything else is folded.
 	caseExact
-	// caseLower compares exactly with the lower-cased value: the field's
-	// values are always lower-case (eventSource, verb, objectRef.resource).
+	// caseLower marks fields whose values are always lower-case
+	// (eventSource, verb, objectRef.resource): a lower-case value is
+	// compared as written; anything else is folded.
 	caseLower
-	// caseUpper compares exactly with the upper-cased value (HTTP methods).
-	caseUpper
 )
 
 // field is a Sigma field name resolved for a Tripline source.
@@ -259,7 +261,7 @@ var webFields = map[string]field{
 	"cs-uri":        {path: "target", typ: typeString},
 	"c-uri":         {path: "target", typ: typeString},
 	"c-uri-path":    {path: "target", typ: typeString},
-	"cs-method":     {path: "action", typ: typeString, cs: caseUpper},
+	"cs-method":     {path: "action", typ: typeString}, // clients send any case
 	"sc-status":     {path: "status_code", typ: typeInt},
 	"cs-user-agent": {path: "user_agent", typ: typeString},
 	"c-useragent":   {path: "user_agent", typ: typeString},
