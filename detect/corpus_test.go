@@ -3,6 +3,7 @@ package detect
 import (
 	"encoding/json"
 	"fmt"
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
@@ -222,23 +223,10 @@ func TestPantherCorpus(t *testing.T) {
 			c[3]++
 		}
 		if got != row.Expected {
-			key := row.RuleID + "/" + row.Test
-			if reason, ok := pantherExplained[key]; ok {
-				t.Logf("disagree (reviewed) %s: Panther %v, pack %v: %s", key, row.Expected, got, reason)
-			} else {
-				t.Errorf("unreviewed disagreement %s: Panther %v, pack %s %v", key, row.Expected, mine, got)
-			}
+			reviewDisagreement(t, pantherExplained, row.RuleID+"/"+row.Test, row.Expected, got, mine)
 		}
 	}
-	ids := make([]string, 0, len(perRule))
-	for id := range perRule {
-		ids = append(ids, id)
-	}
-	sort.Strings(ids)
-	for _, id := range ids {
-		c := perRule[id]
-		t.Logf("%-40s agree %2d/%2d  (TP %d FP %d FN %d TN %d)", id, c[0]+c[3], c[0]+c[1]+c[2]+c[3], c[0], c[1], c[2], c[3])
-	}
+	logAgreement(t, perRule)
 	total := tp + fp + fn + tn
 	t.Logf("panther: %d tests, %d undecodable, %d on mapped rules: agreement %d/%d (%.1f%%), precision %s, recall %s; the pack also fired on %d tests of other rules",
 		len(rows), undecodable, total, tp+tn, total, 100*float64(tp+tn)/float64(max(total, 1)),
@@ -423,21 +411,29 @@ func TestPantherK8sCorpus(t *testing.T) {
 			agree++
 			continue
 		}
-		key := row.RuleID + "/" + row.Test
-		if reason, ok := pantherK8sExplained[key]; ok {
-			t.Logf("disagree (reviewed) %s: Panther %v, pack %v: %s", key, row.Expected, got, reason)
-		} else {
-			t.Errorf("unreviewed disagreement %s: Panther %v, pack %s %v", key, row.Expected, mine, got)
-		}
+		reviewDisagreement(t, pantherK8sExplained, row.RuleID+"/"+row.Test, row.Expected, got, mine)
 	}
-	ids := make([]string, 0, len(perRule))
-	for id := range perRule {
-		ids = append(ids, id)
+	logAgreement(t, perRule)
+	t.Logf("panther k8s: %d EKS audit tests, %d of mapped rules undecodable, %d on mapped rules: agreement %d/%d", len(rows), undecodable, total, agree, total)
+}
+
+// reviewDisagreement logs a disagreement with a Panther label that has a
+// reviewed reason, and fails on one that has none.
+func reviewDisagreement(t *testing.T, explained map[string]string, key string, want, got bool, rule string) {
+	t.Helper()
+	if reason, ok := explained[key]; ok {
+		t.Logf("disagree (reviewed) %s: Panther %v, pack %v: %s", key, want, got, reason)
+	} else {
+		t.Errorf("unreviewed disagreement %s: Panther %v, pack %s %v", key, want, rule, got)
 	}
-	sort.Strings(ids)
-	for _, id := range ids {
+}
+
+// logAgreement logs, per Tripline rule, its agreement with the Panther
+// labels: counts of true and false positives and negatives.
+func logAgreement(t *testing.T, perRule map[string]*[4]int) {
+	t.Helper()
+	for _, id := range slices.Sorted(maps.Keys(perRule)) {
 		c := perRule[id]
 		t.Logf("%-40s agree %2d/%2d  (TP %d FP %d FN %d TN %d)", id, c[0]+c[3], c[0]+c[1]+c[2]+c[3], c[0], c[1], c[2], c[3])
 	}
-	t.Logf("panther k8s: %d EKS audit tests, %d of mapped rules undecodable, %d on mapped rules: agreement %d/%d", len(rows), undecodable, total, agree, total)
 }
