@@ -37,7 +37,7 @@ func TestLoadRulesUserReplacesBuiltin(t *testing.T) {
 			t.Errorf("%v: severity %s, overrides %v; want the user's copy", r, r.Severity, r.Overrides)
 		}
 	}
-	if _, err := LoadEngine(config.Rules{Builtin: true, Paths: []string{dir}}, slog.New(slog.NewTextHandler(io.Discard, nil))); err != nil {
-		t.Fatalf("LoadEngine: %v", err)
+	if eng := NewRules(config.Rules{Builtin: true, Paths: []string{dir}}, slog.New(slog.NewTextHandler(io.Discard, nil))).Engine(); len(eng.Rules()) != len(all) {
+		t.Fatalf("engine of %d rules, want the %d loaded", len(eng.Rules()), len(all))
 	}
 }

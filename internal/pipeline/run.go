@@ -59,12 +59,6 @@ func LoadRules(cfg config.Rules) ([]*detect.Rule, []error) {
 	return all, errs
 }
 
-// LoadEngine builds the engine of LoadRules, logging the rules that fail
-// to load or replace a built-in rule.
-func LoadEngine(cfg config.Rules, log *slog.Logger) (*detect.Engine, error) {
-	return NewRules(cfg, log).Engine(), nil
-}
-
 // NewNotifier picks Slack by webhook or bot token, else the log.
 func NewNotifier(cfg config.Slack, log *slog.Logger) alert.Notifier {
 	client := &http.Client{Timeout: 10 * time.Second}

@@ -71,10 +71,7 @@ func TestBadMessageIsDeadLettered(t *testing.T) {
 	done := make(chan error, 2)
 	s := &Store{Bus: b, Writer: rejecting{st, "poison"}, BatchSize: 1000, Flush: 20 * time.Millisecond, RetryDelay: 20 * time.Millisecond, Log: log}
 	go func() { done <- s.Run(ctx) }()
-	eng, err := LoadEngine(config.Rules{Builtin: true}, log)
-	if err != nil {
-		t.Fatal(err)
-	}
+	eng := NewRules(config.Rules{Builtin: true}, log).Engine()
 	d := &Detect{Bus: b, Workers: 1, Log: log, NewMatcher: func() Matcher { return eng.NewMatcher() }}
 	go func() { done <- d.Run(ctx) }()
 	defer func() {
