@@ -1,6 +1,7 @@
 package pipeline_test
 
 import (
+	"bufio"
 	"compress/gzip"
 	"context"
 	"encoding/base64"
@@ -109,6 +110,24 @@ func (r *running) post(t *testing.T, body string) {
 	if resp.StatusCode != http.StatusOK {
 		t.Fatalf("ingest: %d %s", resp.StatusCode, b)
 	}
+}
+
+// metricValue reads one sample of the pipeline's /metrics at url, or ""
+// when it is not there (yet).
+func metricValue(url, name string) string {
+	resp, err := http.Get(url + "/metrics")
+	if err != nil {
+		return ""
+	}
+	defer resp.Body.Close()
+	sc := bufio.NewScanner(resp.Body)
+	sc.Buffer(nil, 1<<20)
+	for sc.Scan() {
+		if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
+			return v
+		}
+	}
+	return ""
 }
 
 // eventually polls cond until it holds or the deadline passes.

@@ -1,7 +1,6 @@
 package pipeline_test
 
 import (
-	"bufio"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -58,21 +57,7 @@ func TestHotReload(t *testing.T) {
 		r.post(t, fmt.Sprintf(`{"eventVersion":"1.08","eventTime":%q,"eventSource":"cloudtrail.amazonaws.com","eventName":%q,"awsRegion":"us-east-1","sourceIPAddress":"198.51.100.7","errorCode":%q,"eventID":"e-%d","recipientAccountId":"123456789012","userIdentity":{"type":"AssumedRole","arn":"arn:aws:sts::123456789012:assumed-role/fn/fn"}}`,
 			now.Add(time.Duration(n)*time.Second).Format(time.RFC3339), name, errorCode, n))
 	}
-	metric := func(name string) string {
-		resp, err := http.Get(r.url + "/metrics")
-		if err != nil {
-			return ""
-		}
-		defer resp.Body.Close()
-		sc := bufio.NewScanner(resp.Body)
-		sc.Buffer(nil, 1<<20)
-		for sc.Scan() {
-			if v, ok := strings.CutPrefix(sc.Text(), name+" "); ok {
-				return v
-			}
-		}
-		return ""
-	}
+	metric := func(name string) string { return metricValue(r.url, name) }
 	alerts := func() []event.Finding {
 		as, err := r.store.Alerts(t.Context(), store.AlertQuery{Since: now.Add(-time.Hour), Until: now.Add(time.Hour)})
 		if err != nil {

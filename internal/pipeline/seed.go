@@ -333,6 +333,28 @@ type partSeeds struct {
 	pending []string // rule ids
 }
 
+// marked returns the rules part holds learned history of, with the
+// version it learned for.
+func (sd *Seeder) marked(part *state.Partition) map[string]uint64 {
+	out := map[string]uint64{}
+	for id := range part.Stats().Rules {
+		if v, ok := part.Seeded(id); ok {
+			out[id] = v
+		}
+	}
+	return out
+}
+
+// count counts the partition among those that learned each rule marked
+// in part but not in before.
+func (sd *Seeder) count(part *state.Partition, before map[string]uint64) {
+	for id, v := range sd.marked(part) {
+		if was, ok := before[id]; !ok || was != v {
+			sd.cfg.Metrics.partitions.WithLabelValues(id).Inc()
+		}
+	}
+}
+
 // seed runs when partition p starts, before it consumes any match
 // (matches wait in the stream meanwhile): it seeds part (Seeder.start)
 // and checkpoints it when it seeded a rule, so that a restart does not
@@ -342,6 +364,7 @@ func (s *State) seed(ctx context.Context, kv jetstream.KeyValue, p int, part *st
 	if s.Seeder == nil {
 		return nil, rev, nil
 	}
+	before := s.Seeder.marked(part)
 	ps, n, err := s.Seeder.start(ctx, p, part)
 	if err != nil || n == 0 {
 		return ps, rev, err
@@ -353,6 +376,7 @@ func (s *State) seed(ctx context.Context, kv jetstream.KeyValue, p int, part *st
 	if rev, err = save(ctx, kv, p, snap, rev); err != nil {
 		return nil, rev, fmt.Errorf("checkpoint after seeding (partition taken over?): %w", err)
 	}
+	s.Seeder.count(part, before) // now that the checkpoint holds them
 	return ps, rev, nil
 }
 
@@ -399,7 +423,9 @@ func (ps *partSeeds) poll(part *state.Partition) {
 	if ps == nil || len(ps.pending) == 0 {
 		return
 	}
+	before := ps.sd.marked(part)
 	ps.apply(part)
+	ps.sd.count(part, before) // the next round's checkpoint holds them
 }
 
 // apply seeds part with the pending rules whose current pass has ended
@@ -436,9 +462,10 @@ func (ps *partSeeds) apply(part *state.Partition) int {
 
 // SeedMetrics count the passes over history of new_term rules.
 type SeedMetrics struct {
-	passes *prometheus.CounterVec
-	events *prometheus.CounterVec
-	terms  *prometheus.CounterVec
+	passes     *prometheus.CounterVec
+	events     *prometheus.CounterVec
+	terms      *prometheus.CounterVec
+	partitions *prometheus.CounterVec
 }
 
 // NewSeedMetrics registers the seeding metrics with reg (nil registers
@@ -457,9 +484,13 @@ func NewSeedMetrics(reg prometheus.Registerer) *SeedMetrics {
 			Name: "tripline_detect_seed_terms_total",
 			Help: "Terms (per group key) a new_term rule learned from stored history, by rule.",
 		}, []string{"rule"}),
+		partitions: prometheus.NewCounterVec(prometheus.CounterOpts{
+			Name: "tripline_detect_seed_partitions_total",
+			Help: "State partitions whose checkpoint holds what a new_term rule learned from history, by rule.",
+		}, []string{"rule"}),
 	}
 	if reg != nil {
-		reg.MustRegister(m.passes, m.events, m.terms)
+		reg.MustRegister(m.passes, m.events, m.terms, m.partitions)
 	}
 	return m
 }

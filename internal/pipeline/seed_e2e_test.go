@@ -171,6 +171,10 @@ new_term: {fields: [sourceIPAddress], by: [userIdentity.arn], history: 720h}
 		t.Fatalf("learned log lines: %q", ls)
 	}
 	t.Log(log2.lines(learned)[0])
+	// Every partition's checkpoint holds what it learned before the stop.
+	eventually(t, 30*time.Second, "the 64 partitions' seeds checkpointed", func() bool {
+		return metricValue(url, `tripline_detect_seed_partitions_total{rule="test-new-ip"}`) == "64"
+	})
 	stop()
 
 	// Restarted: the partitions are seeded already.
