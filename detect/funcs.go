@@ -46,6 +46,7 @@ var helperFuncs = []expr.Option{
 		new(func(string, []any) bool)),
 	expr.Function("regex", regexFunc, new(func(string, string) bool)),
 	expr.Function("base64decode", base64Func, new(func(string) string)),
+	expr.Function("urldecode", urldecodeFunc, new(func(string) string)),
 	expr.Function("json", jsonFunc,
 		new(func(string, string) any),
 		new(func(map[string]any, string) any),

@@ -256,7 +256,7 @@ func calledAt(line string, col int, name string) (call, known bool) {
 
 // HelperNames are the helper functions of the rule language, beside
 // expr's builtins (see docs/rules.md).
-var HelperNames = []string{"base64decode", "cidr", "contains_any", "entropy", "icontains_any", "json", "parseJSON", "regex"}
+var HelperNames = []string{"base64decode", "cidr", "contains_any", "entropy", "icontains_any", "json", "parseJSON", "regex", "urldecode"}
 
 // functionNames returns every function a rule may call: the helpers and
 // expr's builtins but now.
