@@ -45,3 +45,39 @@ func BenchmarkAccessLogs(b *testing.B) {
 	}
 	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
 }
+
+// BenchmarkServiceLogs measures the built-in pack on JSON service log
+// lines (the json source), which the secrets-in-logs rule scans whole.
+// One line in 100 carries a credential.
+func BenchmarkServiceLogs(b *testing.B) {
+	dec := ingest.Decoders(config.Default().Ingest.SourceConfig)["json"]
+	var evs []event.Event
+	for i := range 1000 {
+		msg := fmt.Sprintf("order %d processed for customer c-%d in %d ms", i, i%97, 20+i%300)
+		if i%100 == 7 {
+			msg = "calling billing with Authorization: Bearer eyJhbGciOiJIUzI1NiJ9.eyJzdWIiOiIxMjM0NTY3ODkwIn0.dozjgNryP4J3jVmNHl0w5N_XgL0n3I9PlFUP0THsR8U"
+		}
+		rec := fmt.Sprintf(`{"time":"2026-11-24T09:00:%02dZ","level":"info","service":"orders","msg":%q,"request_id":"req-%d","duration_ms":%d}`,
+			i%60, msg, i, 20+i%300)
+		var ev event.Event
+		if err := dec.Decode([]byte(rec), &ev); err != nil {
+			b.Fatal(err)
+		}
+		evs = append(evs, ev)
+	}
+	eng, err := NewEngine(builtinRules(b))
+	if err != nil {
+		b.Fatal(err)
+	}
+	m := eng.NewMatcher()
+	var out []event.Finding
+	b.ReportAllocs()
+	b.ResetTimer()
+	for i := range b.N {
+		if out, err = m.Match(&evs[i%len(evs)], out[:0]); err != nil {
+			b.Fatal(err)
+		}
+		m.Matches()
+	}
+	b.ReportMetric(float64(b.N)/b.Elapsed().Seconds(), "events/s")
+}
