@@ -78,6 +78,11 @@ rules (--no-builtin leaves them out); its rules are not replayed.`,
 			if samples == 0 {
 				bc.Samples = -1
 			}
+			// new_term rules learn the history before --since as the
+			// pipeline's do when loaded (detect.seed_max_events; 0: off).
+			if bc.SeedMaxEvents = cfg.Detect.SeedMaxEvents; bc.SeedMaxEvents == 0 {
+				bc.SeedMaxEvents = -1
+			}
 			var bar *progressbar.ProgressBar
 			if f, ok := cmd.ErrOrStderr().(*os.File); ok && term.IsTerminal(int(f.Fd())) {
 				bar = progressbar.NewOptions64(int64(until.Sub(since)/time.Second),

@@ -32,6 +32,9 @@ type Events interface {
 	ScanEvents(ctx context.Context, q store.EventQuery, fn func(event.Event) error) error
 	// EventsByID returns a few events by id (the samples' events).
 	EventsByID(ctx context.Context, ids, sources []string, since, until time.Time) ([]event.Event, error)
+	// ScanHistory streams, in no order, the newest events of q: what a
+	// new_term rule learns before Since.
+	ScanHistory(ctx context.Context, q store.HistoryQuery, fn func(event.Event) error) error
 }
 
 // Config says what to replay.
@@ -43,6 +46,11 @@ type Config struct {
 	Since, Until time.Time
 	// Lateness is the state stage's allowed lateness (detect.lateness).
 	Lateness time.Duration
+	// SeedMaxEvents bounds the events before Since that a new_term rule
+	// learns from, as it would when loaded at Since (the newest are
+	// kept; detect.seed_max_events); 0 means DefaultSeedMaxEvents,
+	// negative learns nothing.
+	SeedMaxEvents int
 	// Chunk is how much event time one query reads (each is sorted by
 	// the server and has its own time limit); 0 means 24h.
 	Chunk time.Duration
@@ -69,6 +77,8 @@ const (
 	DefaultChunk   = 24 * time.Hour
 	DefaultSamples = 3
 	DefaultTop     = 10
+	// DefaultSeedMaxEvents is detect.seed_max_events' default.
+	DefaultSeedMaxEvents = 1_000_000
 )
 
 const (
@@ -125,6 +135,9 @@ func Run(ctx context.Context, evs Events, cfg Config) (*Report, error) {
 	rp := &replay{
 		cfg: cfg, stateful: stateful, specs: specs, future: now().Add(maxFuture),
 		col: newCollector(rules, cfg.Since, cfg.Until, cfg.Samples, cfg.Top),
+	}
+	if err := rp.learn(ctx, evs, rules); err != nil {
+		return nil, fmt.Errorf("backtest: %w", err)
 	}
 	m := eng.NewMatcher()
 	var (
@@ -237,10 +250,8 @@ type partState struct {
 
 type ruleKey struct{ rule, key string }
 
-// apply sends a match to its partition, the one the bus would send it to:
-// max_keys and the watermark are per partition, as live.
-func (rp *replay) apply(mt *event.Match) {
-	p := mt.Partition(bus.Partitions)
+// part returns partition p, made on first use.
+func (rp *replay) part(p int) *partState {
 	ps := rp.parts[p]
 	if ps == nil {
 		part, err := state.NewPartition(rp.specs, rp.cfg.Lateness)
@@ -250,6 +261,55 @@ func (rp *replay) apply(mt *event.Match) {
 		ps = &partState{p: part, latest: map[ruleKey]event.Event{}}
 		rp.parts[p] = ps
 	}
+	return ps
+}
+
+// learn teaches each new_term rule the terms of the events before Since
+// within its history, as the live pipeline's rule learns from the stored
+// history when it is loaded: the backtest is of the rule loaded at Since.
+func (rp *replay) learn(ctx context.Context, evs Events, rules []*detect.Rule) error {
+	limit := rp.cfg.SeedMaxEvents
+	if limit == 0 {
+		limit = DefaultSeedMaxEvents
+	}
+	if limit < 0 {
+		return nil
+	}
+	for _, r := range rules {
+		if r.Aggregation == nil || r.Aggregation.Spec.Kind != state.NewTerm {
+			continue
+		}
+		eng, err := detect.NewEngine([]*detect.Rule{r})
+		if err != nil {
+			return err
+		}
+		m := eng.NewMatcher()
+		rr := rp.col.rules[r.ID].rep
+		q := store.HistoryQuery{Sources: r.Sources, Since: rp.cfg.Since.Add(-r.Aggregation.Spec.Window - rp.cfg.Lateness),
+			Until: rp.cfg.Since, Limit: limit}
+		err = evs.ScanHistory(ctx, q, func(ev event.Event) error {
+			rr.HistoryEvents++
+			if _, err := m.Match(&ev, nil); err != nil {
+				return nil // counted in the engine; the event teaches nothing
+			}
+			for _, mt := range m.Matches() {
+				if err := rp.part(mt.Partition(bus.Partitions)).p.Seed(mt.RuleID, mt.Key, mt.Value, mt.Event.Time); err == nil {
+					rr.HistoryTerms++
+				}
+			}
+			return ctx.Err()
+		})
+		if err != nil {
+			return fmt.Errorf("history of %s: %w", r.ID, err)
+		}
+	}
+	return nil
+}
+
+// apply sends a match to its partition, the one the bus would send it to:
+// max_keys and the watermark are per partition, as live.
+func (rp *replay) apply(mt *event.Match) {
+	ps := rp.part(mt.Partition(bus.Partitions))
 	at := mt.Event.Time
 	if at.After(rp.future) {
 		at = rp.future

@@ -42,6 +42,18 @@ func (m *memEvents) ScanEvents(ctx context.Context, q store.EventQuery, fn func(
 	return nil
 }
 
+func (m *memEvents) ScanHistory(_ context.Context, q store.HistoryQuery, fn func(event.Event) error) error {
+	for _, ev := range m.evs {
+		if ev.Time.Before(q.Since) || !ev.Time.Before(q.Until) || !slices.Contains(q.Sources, ev.Source) {
+			continue
+		}
+		if err := fn(ev); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 func (m *memEvents) EventsByID(_ context.Context, ids, _ []string, _, _ time.Time) ([]event.Event, error) {
 	var out []event.Event
 	for _, ev := range m.evs {
@@ -288,5 +300,45 @@ func TestDuplicateRows(t *testing.T) {
 				t.Errorf("events %d, duplicates %d, findings %d; want %d, %d, %d", rep.Events, rep.Duplicates, rep.Findings, tc.events, tc.duplicates, tc.events)
 			}
 		})
+	}
+}
+
+// TestNewTermLearnsBeforeSince: a new_term rule backtested from Since
+// knows the terms of the events before it within its history, as the rule
+// loaded at Since would learn them: only terms unseen before fire.
+func TestNewTermLearnsBeforeSince(t *testing.T) {
+	rules, errs := detect.Parse("nt.yaml", []byte(`id: bt-new-role
+title: New role name per user
+severity: low
+source: cloudtrail
+when: errorCode == "AccessDenied"
+new_term: {fields: [sourceIPAddress], by: [userIdentity.arn], history: 24h}
+`))
+	if len(errs) > 0 {
+		t.Fatal(errs)
+	}
+	src := &memEvents{evs: []event.Event{
+		denied(t, "old-a", "alice", -2*time.Hour), // before Since: learned
+		denied(t, "old-b", "bob", -30*time.Hour),  // before the history: not learned
+		denied(t, "new-a", "alice", time.Hour),    // alice's address again: known
+		denied(t, "new-b", "bob", time.Hour),      // bob's, last seen 31h ago: new
+	}}
+	run := func(seed int) []string {
+		var ids []string
+		rep, err := Run(t.Context(), src, Config{Rules: rules, Since: base, Until: base.Add(24 * time.Hour), SeedMaxEvents: seed,
+			OnFinding: func(f event.Finding) { ids = append(ids, f.EventIDs...) }})
+		if err != nil {
+			t.Fatal(err)
+		}
+		if h := rep.Rules[0].HistoryEvents; (seed >= 0) != (h == 1) {
+			t.Errorf("seed bound %d: %d history events read, want 1 (0 when learning is off)", seed, h)
+		}
+		return ids
+	}
+	if got := run(0); !slices.Equal(got, []string{"new-b"}) {
+		t.Errorf("with history: findings of %v, want new-b", got)
+	}
+	if got := run(-1); !slices.Equal(got, []string{"new-a", "new-b"}) {
+		t.Errorf("without history: findings of %v, want new-a and new-b", got)
 	}
 }

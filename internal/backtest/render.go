@@ -45,6 +45,9 @@ func WriteText(w io.Writer, rep *Report) error {
 		if rr.Refused > 0 {
 			p(", matches refused at max_keys %d", rr.Refused)
 		}
+		if rr.HistoryEvents > 0 {
+			p(", learned %d terms from %d events before the range", rr.HistoryTerms, rr.HistoryEvents)
+		}
 		p("\n")
 		if rr.Findings == 0 {
 			continue

@@ -46,6 +46,10 @@ type RuleReport struct {
 	// (none for events in time order) and refused at max_keys.
 	Late    uint64 `json:"late,omitempty"`
 	Refused uint64 `json:"refused,omitempty"`
+	// HistoryEvents and HistoryTerms are, for a new_term rule, the events
+	// before the range it read and the terms it learned from them.
+	HistoryEvents int `json:"history_events,omitempty"`
+	HistoryTerms  int `json:"history_terms,omitempty"`
 	// PerDay has every UTC day of the range, by the findings' time.
 	PerDay []DayCount `json:"per_day"`
 	// TopKeys are the group keys with the most findings (stateful);

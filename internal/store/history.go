@@ -21,8 +21,9 @@ const historyMaxExecution = 30 * time.Minute
 type HistoryQuery struct {
 	// Sources are the sources to read; none reads nothing.
 	Sources []string
-	// Since bounds the event time (inclusive).
-	Since time.Time
+	// Since bounds the event time (inclusive); Until, if set, too
+	// (exclusive).
+	Since, Until time.Time
 	// IngestedBefore excludes the events ingested at or after it: those
 	// reach the rule as live matches.
 	IngestedBefore time.Time
@@ -48,7 +49,7 @@ func (s *Store) ScanHistory(ctx context.Context, q HistoryQuery, fn func(event.E
 	}
 	conds := []string{"source IN ?"}
 	args := []any{clickhouse.GroupSet{Value: set}}
-	conds, args = timeRange(conds, args, "time", "time_nsec", q.Since, time.Time{})
+	conds, args = timeRange(conds, args, "time", "time_nsec", q.Since, q.Until)
 	conds, args = timeRange(conds, args, "ingested_at", "ingested_nsec", time.Time{}, q.IngestedBefore)
 	limit := max(q.Limit, 0)
 	if limit > 0 {
