@@ -9,7 +9,6 @@ package sigma
 import (
 	"errors"
 	"fmt"
-	"path/filepath"
 	"regexp"
 	"sort"
 	"strings"
@@ -300,9 +299,6 @@ func Count(results []*Result) Counts {
 
 // FileName is the output file name of a converted rule.
 func (r *Result) FileName() string { return r.ID + ".yaml" }
-
-// Base is the input file's base name, for reports.
-func (r *Result) Base() string { return filepath.Base(r.File) }
 
 func sortedKeys[V any](m map[string]V) []string {
 	out := make([]string, 0, len(m))
