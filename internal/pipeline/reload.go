@@ -98,14 +98,15 @@ type ReloadResult struct {
 	Added   []string `json:"added"`
 	Changed []string `json:"changed"`
 	Removed []string `json:"removed"`
-	// Failed are the load errors; the rules they name keep their previous
-	// version.
+	// Failed are the load errors; the rules they concern keep their
+	// previous version.
 	Failed []string `json:"failed"`
 }
 
 // Reload loads the configured rules again and, when they differ from
-// the running ones, swaps them in. A rule that fails to load (or every
-// rule of a file that cannot be read) keeps its previous version.
+// the running ones, swaps them in. A rule that fails to load keeps its
+// previous version, and so does every rule missing from a reload with an
+// error that names no rule (see below).
 func (r *Rules) Reload() ReloadResult {
 	r.mu.Lock()
 	defer r.mu.Unlock()
