@@ -279,29 +279,19 @@ func (rp *replay) learn(ctx context.Context, evs Events, rules []*detect.Rule) e
 		if r.Aggregation == nil || r.Aggregation.Spec.Kind != state.NewTerm {
 			continue
 		}
-		eng, err := detect.NewEngine([]*detect.Rule{r})
-		if err != nil {
-			return err
-		}
-		m := eng.NewMatcher()
-		rr := rp.col.rules[r.ID].rep
 		q := store.HistoryQuery{Sources: r.Sources, Since: rp.cfg.Since.Add(-r.Aggregation.Spec.Window - rp.cfg.Lateness),
 			Until: rp.cfg.Since, Limit: limit}
-		err = evs.ScanHistory(ctx, q, func(ev event.Event) error {
-			rr.HistoryEvents++
-			if _, err := m.Match(&ev, nil); err != nil {
-				return nil // counted in the engine; the event teaches nothing
-			}
-			for _, mt := range m.Matches() {
-				if err := rp.part(mt.Partition(bus.Partitions)).p.Seed(mt.RuleID, mt.Key, mt.Value, mt.Event.Time); err == nil {
-					rr.HistoryTerms++
-				}
-			}
-			return ctx.Err()
-		})
+		h, err := pipeline.LearnHistory(ctx, evs, r, q, rp.future)
 		if err != nil {
 			return fmt.Errorf("history of %s: %w", r.ID, err)
 		}
+		for p, terms := range h.Terms {
+			for _, t := range terms {
+				_ = rp.part(p).p.Seed(r.ID, t.Key, t.Term, t.At) // a term refused at max_keys is counted there
+			}
+		}
+		rr := rp.col.rules[r.ID].rep
+		rr.HistoryEvents, rr.HistoryTerms = h.Events, h.Learned
 	}
 	return nil
 }

@@ -92,16 +92,10 @@ type seedPass struct {
 	done    chan struct{}
 	err     error
 	ended   time.Time
-	terms   [][]seedTerm // by partition, newest first
+	terms   [][]SeedTerm // by partition, newest first
 	events  int
 	matches int
 	learned int
-}
-
-// seedTerm is a term of one key, last seen at.
-type seedTerm struct {
-	key, term string
-	at        time.Time
 }
 
 const (
@@ -265,35 +259,61 @@ var errSeedBound = errors.New("history: more events than the limit")
 // collect reads the history of rule id and fills ps's terms and counts.
 func (sd *Seeder) collect(ctx context.Context, id string, ps *seedPass) error {
 	r := sd.rule(id)
-	eng, err := detect.NewEngine([]*detect.Rule{r.rule})
-	if err != nil {
-		return err
-	}
-	m := eng.NewMatcher()
-	type keyTerm struct{ key, term string }
-	parts := make([]map[keyTerm]time.Time, bus.Partitions)
-	future := r.until.Add(maxFuture)
-	q := store.HistoryQuery{
+	h, err := LearnHistory(ctx, sd.cfg.History, r.rule, store.HistoryQuery{
 		Sources:        r.rule.Sources,
 		Since:          r.until.Add(-r.rule.Aggregation.Spec.Window - sd.cfg.Lateness),
 		IngestedBefore: r.until,
 		Limit:          sd.cfg.MaxEvents,
+	}, r.until.Add(maxFuture))
+	ps.terms, ps.events, ps.matches, ps.learned = h.Terms, h.Events, h.Matches, h.Learned
+	return err
+}
+
+// Learned is what a new_term rule learned from its stored history.
+type Learned struct {
+	// Terms are, by partition, the terms of each key with their last
+	// time, newest first (ties in key and term order).
+	Terms [][]SeedTerm
+	// Events, Matches and Learned count the events read, those the rule
+	// matched and the terms learned.
+	Events, Matches, Learned int
+}
+
+// SeedTerm is a term of one key, last seen At.
+type SeedTerm struct {
+	Key, Term string
+	At        time.Time
+}
+
+// LearnHistory reads the events of q (at most q.Limit) through new_term
+// rule r alone and returns the terms it would have seen, sorted out by
+// the partition that keeps them, each with its last time (no later than
+// future, as the state stage clamps times). The live seeding and
+// backtests share it, so both learn the same terms.
+func LearnHistory(ctx context.Context, h History, r *detect.Rule, q store.HistoryQuery, future time.Time) (Learned, error) {
+	var out Learned
+	eng, err := detect.NewEngine([]*detect.Rule{r})
+	if err != nil {
+		return out, err
 	}
-	err = sd.cfg.History.ScanHistory(ctx, q, func(ev event.Event) error {
-		if ps.events++; ps.events > sd.cfg.MaxEvents {
-			ps.events--
+	m := eng.NewMatcher()
+	type keyTerm struct{ key, term string }
+	parts := make([]map[keyTerm]time.Time, bus.Partitions)
+	err = h.ScanHistory(ctx, q, func(ev event.Event) error {
+		if out.Events++; q.Limit > 0 && out.Events > q.Limit {
+			out.Events--
 			return errSeedBound
 		}
 		// A rule error leaves the event out, as it does live.
 		_, _ = m.Match(&ev, nil)
 		for _, mt := range m.Matches() {
-			if mt.RuleID != id {
+			if mt.RuleID != r.ID {
 				continue
 			}
-			ps.matches++
+			out.Matches++
 			at := ev.Time
 			if at.After(future) {
-				at = future // as the state stage takes it
+				at = future
 			}
 			p := mt.Partition(bus.Partitions)
 			if parts[p] == nil {
@@ -307,22 +327,22 @@ func (sd *Seeder) collect(ctx context.Context, id string, ps *seedPass) error {
 		return nil
 	})
 	if err != nil && !errors.Is(err, errSeedBound) {
-		return err
+		return Learned{}, err
 	}
 	// Newest first, so that a rule's max_keys keeps the most recent
 	// terms; ties in key and term order, so the seeding is the same
 	// whatever order the rows came in.
-	ps.terms = make([][]seedTerm, bus.Partitions)
+	out.Terms = make([][]SeedTerm, bus.Partitions)
 	for p, terms := range parts {
 		for kt, at := range terms {
-			ps.terms[p] = append(ps.terms[p], seedTerm{kt.key, kt.term, at})
+			out.Terms[p] = append(out.Terms[p], SeedTerm{kt.key, kt.term, at})
 		}
-		slices.SortFunc(ps.terms[p], func(a, b seedTerm) int {
-			return cmp.Or(b.at.Compare(a.at), strings.Compare(a.key, b.key), strings.Compare(a.term, b.term))
+		slices.SortFunc(out.Terms[p], func(a, b SeedTerm) int {
+			return cmp.Or(b.At.Compare(a.At), strings.Compare(a.Key, b.Key), strings.Compare(a.Term, b.Term))
 		})
-		ps.learned += len(ps.terms[p])
+		out.Learned += len(out.Terms[p])
 	}
-	return nil
+	return out, nil
 }
 
 // partSeeds is what one partition still has to learn from history: its
@@ -444,7 +464,7 @@ func (ps *partSeeds) apply(part *state.Partition) int {
 		}
 		var errs []error
 		for _, t := range pass.terms[ps.p] {
-			if err := part.Seed(id, t.key, t.term, t.at); err != nil {
+			if err := part.Seed(id, t.Key, t.Term, t.At); err != nil {
 				errs = append(errs, err) // that term only
 			}
 		}
