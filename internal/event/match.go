@@ -76,11 +76,7 @@ func MarshalMatches(ms []Match) ([]byte, error) {
 	b = binary.AppendUvarint(b, uint64(len(ms)))
 	for i := range ms {
 		m := &ms[i]
-		for _, s := range [...]string{m.RuleID, m.Key, m.Value} {
-			b = binary.AppendUvarint(b, uint64(len(s)))
-			b = append(b, s...)
-		}
-		b = binary.AppendVarint(b, int64(m.Step))
+		b = appendMatchHead(b, m)
 		j, ok := idx[m.Event.EventID]
 		if !ok {
 			j = len(evs)
@@ -118,20 +114,10 @@ func UnmarshalMatches(b []byte) ([]Match, error) {
 	ms := make([]Match, count)
 	refs := make([]uint64, count)
 	for i := range ms {
-		m := &ms[i]
-		for _, s := range []*string{&m.RuleID, &m.Key, &m.Value} {
-			n, k := binary.Uvarint(b)
-			if k <= 0 || n > uint64(len(b)-k) {
-				return nil, errors.New("matches: truncated")
-			}
-			*s, b = string(b[k:k+int(n)]), b[k+int(n):]
+		var err error
+		if b, err = readMatchHead(b, &ms[i]); err != nil {
+			return nil, err
 		}
-		step, k := binary.Varint(b)
-		if k <= 0 || step < 0 || step > 1<<20 {
-			return nil, errors.New("matches: bad step")
-		}
-		m.Step = int(step)
-		b = b[k:]
 		if refs[i], k = binary.Uvarint(b); k <= 0 {
 			return nil, errors.New("matches: truncated")
 		}
@@ -174,19 +160,11 @@ func MatchesID(ms []Match) string {
 // match.
 func unmarshalOneMatch(b []byte) (Match, error) {
 	var m Match
-	for _, s := range []*string{&m.RuleID, &m.Key, &m.Value} {
-		n, k := binary.Uvarint(b)
-		if k <= 0 || n > uint64(len(b)-k) {
-			return m, errors.New("match: truncated")
-		}
-		*s, b = string(b[k:k+int(n)]), b[k+int(n):]
+	b, err := readMatchHead(b, &m)
+	if err != nil {
+		return m, err
 	}
-	step, k := binary.Varint(b)
-	if k <= 0 || step < 0 || step > 1<<20 {
-		return m, errors.New("match: bad step")
-	}
-	m.Step = int(step)
-	evs, err := UnmarshalBatch(b[k:])
+	evs, err := UnmarshalBatch(b)
 	if err != nil {
 		return m, fmt.Errorf("match: %w", err)
 	}
@@ -195,4 +173,32 @@ func unmarshalOneMatch(b []byte) (Match, error) {
 	}
 	m.Event = evs[0]
 	return m, nil
+}
+
+// appendMatchHead encodes what both encodings write of a match before its
+// event: rule:string key:string value:string step:varint.
+func appendMatchHead(b []byte, m *Match) []byte {
+	for _, s := range [...]string{m.RuleID, m.Key, m.Value} {
+		b = binary.AppendUvarint(b, uint64(len(s)))
+		b = append(b, s...)
+	}
+	return binary.AppendVarint(b, int64(m.Step))
+}
+
+// readMatchHead decodes appendMatchHead's part into m and returns the
+// rest of b.
+func readMatchHead(b []byte, m *Match) ([]byte, error) {
+	for _, s := range []*string{&m.RuleID, &m.Key, &m.Value} {
+		n, k := binary.Uvarint(b)
+		if k <= 0 || n > uint64(len(b)-k) {
+			return nil, errors.New("match: truncated")
+		}
+		*s, b = string(b[k:k+int(n)]), b[k+int(n):]
+	}
+	step, k := binary.Varint(b)
+	if k <= 0 || step < 0 || step > 1<<20 {
+		return nil, errors.New("match: bad step")
+	}
+	m.Step = int(step)
+	return b[k:], nil
 }
