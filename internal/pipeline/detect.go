@@ -82,25 +82,26 @@ func (d *Detect) handle(ctx context.Context, mt Matcher, m jetstream.Msg) {
 	// redelivered batch publishes the same match ids.
 	if ms := mt.Matches(); len(ms) > 0 {
 		if err := d.Bus.PublishMatches(ctx, ms); err != nil {
-			if lastTry(m) {
-				giveUp(ctx, d.Bus, d.Log, "detect", m, fmt.Errorf("publishing matches: %w", err))
-				return
-			}
-			d.Log.Error("publishing matches, will retry", "err", err)
-			_ = m.NakWithDelay(time.Second)
+			d.failed(ctx, m, "publishing matches", err)
 			return
 		}
 	}
 	if len(findings) > 0 {
 		if err := d.Bus.PublishFindings(ctx, findings); err != nil {
-			if lastTry(m) {
-				giveUp(ctx, d.Bus, d.Log, "detect", m, fmt.Errorf("publishing findings: %w", err))
-				return
-			}
-			d.Log.Error("publishing findings, will retry", "err", err)
-			_ = m.NakWithDelay(time.Second)
+			d.failed(ctx, m, "publishing findings", err)
 			return
 		}
 	}
 	_ = m.Ack()
+}
+
+// failed handles a batch whose results could not be published: it is
+// retried after a second, or dead-lettered on its last delivery.
+func (d *Detect) failed(ctx context.Context, m jetstream.Msg, what string, err error) {
+	if lastTry(m) {
+		giveUp(ctx, d.Bus, d.Log, "detect", m, fmt.Errorf("%s: %w", what, err))
+		return
+	}
+	d.Log.Error(what+", will retry", "err", err)
+	_ = m.NakWithDelay(time.Second)
 }
