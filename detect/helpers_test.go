@@ -13,6 +13,7 @@ import (
 
 	"github.com/tripline/tripline/ingest"
 	"github.com/tripline/tripline/internal/event"
+	"github.com/tripline/tripline/internal/testenv"
 	"github.com/tripline/tripline/rules"
 )
 
@@ -34,17 +35,8 @@ func requireCorpus(tb testing.TB, parts ...string) {
 	}
 }
 
-// skipOrFail skips the test with msg, or fails it when the environment
-// variable CI is set: CI provides every prerequisite, so a missing one
-// there is a broken setup, not a reason to skip.
-func skipOrFail(tb testing.TB, msg string) {
-	tb.Helper()
-	if os.Getenv("CI") != "" {
-		tb.Fatal(msg + " [CI is set, so this fails instead of skipping]")
-		return
-	}
-	tb.Skip(msg)
-}
+// skipOrFail is testenv.SkipOrFail.
+var skipOrFail = testenv.SkipOrFail
 
 const demoFile = "../deploy/demo/attack.ndjson"
 

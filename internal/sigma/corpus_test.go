@@ -1,11 +1,14 @@
 package sigma
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"sort"
 	"strings"
 	"testing"
+
+	"github.com/tripline/tripline/internal/testenv"
 )
 
 // corpusDir holds SigmaHQ rules (see its SOURCE file).
@@ -14,7 +17,7 @@ const corpusDir = "../../../shared/corpus/sigma/rules"
 func readCorpus(t *testing.T) []Input {
 	t.Helper()
 	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("Sigma corpus not present: %v", err)
+		testenv.SkipOrFail(t, fmt.Sprintf("Sigma corpus not present: %v", err))
 	}
 	var inputs []Input
 	err := filepath.WalkDir(corpusDir, func(p string, d os.DirEntry, err error) error {

@@ -1,6 +1,7 @@
 package sigma
 
 import (
+	"fmt"
 	"os"
 	"path/filepath"
 	"strconv"
@@ -9,6 +10,7 @@ import (
 
 	"github.com/tripline/tripline/detect"
 	"github.com/tripline/tripline/ingest"
+	"github.com/tripline/tripline/internal/testenv"
 )
 
 // engineCase is a corpus rule with events that must and must not match
@@ -94,9 +96,8 @@ var engineCases = []engineCase{
 // tests the runner of "tripline rules test" uses.
 func TestEngine(t *testing.T) {
 	if _, err := os.Stat(corpusDir); err != nil {
-		t.Skipf("Sigma corpus not present: %v", err)
+		testenv.SkipOrFail(t, fmt.Sprintf("Sigma corpus not present: %v", err))
 	}
-	decoders := ingest.Decoders(ingest.DefaultSourceConfig)
 	for _, tc := range engineCases {
 		t.Run(filepath.Base(tc.file), func(t *testing.T) {
 			data, err := os.ReadFile(filepath.Join(corpusDir, tc.file))
@@ -104,27 +105,7 @@ func TestEngine(t *testing.T) {
 				t.Fatal(err)
 			}
 			r := Convert([]Input{{Name: tc.file, Data: data}}, Options{})[0]
-			if r.Status == Refused {
-				t.Fatalf("refused: %s", r.Reason)
-			}
-			var b strings.Builder
-			b.Write(r.Rule)
-			b.WriteString("tests:\n")
-			for i, e := range tc.match {
-				b.WriteString("  - {name: match " + strconv.Itoa(i) + ", expect: true, event: " + e + "}\n")
-			}
-			for i, e := range tc.miss {
-				b.WriteString("  - {name: near miss " + strconv.Itoa(i) + ", expect: false, event: " + e + "}\n")
-			}
-			rules, errs := detect.Parse(r.FileName(), []byte(b.String()))
-			if len(errs) > 0 {
-				t.Fatalf("%v\n%s", errs, b.String())
-			}
-			for _, res := range detect.RunTests(rules[0], decoders) {
-				if !res.Passed {
-					t.Errorf("%s\n%s", res, r.Rule)
-				}
-			}
+			checkConverted(t, r, tc.match, tc.miss)
 		})
 	}
 }
@@ -167,31 +148,38 @@ func TestCaseMatching(t *testing.T) {
 			[]string{apigwEvent("get", "/", 200, "curl/8"), apigwEvent("GET", "/", 200, "curl/8")},
 			[]string{apigwEvent("POST", "/", 200, "curl/8")}},
 	}
-	decoders := ingest.Decoders(ingest.DefaultSourceConfig)
 	for _, tc := range tests {
 		t.Run(tc.name, func(t *testing.T) {
 			r := convertOne(t, tc.ls, tc.det)
-			if r.Status == Refused {
-				t.Fatalf("refused: %s", r.Reason)
-			}
-			var b strings.Builder
-			b.Write(r.Rule)
-			b.WriteString("tests:\n")
-			for i, e := range tc.match {
-				b.WriteString("  - {name: match " + strconv.Itoa(i) + ", expect: true, event: " + e + "}\n")
-			}
-			for i, e := range tc.miss {
-				b.WriteString("  - {name: miss " + strconv.Itoa(i) + ", expect: false, event: " + e + "}\n")
-			}
-			rules, errs := detect.Parse(r.FileName(), []byte(b.String()))
-			if len(errs) > 0 {
-				t.Fatalf("%v\n%s", errs, b.String())
-			}
-			for _, res := range detect.RunTests(rules[0], decoders) {
-				if !res.Passed {
-					t.Errorf("%s\n%s", res, r.Rule)
-				}
-			}
+			checkConverted(t, r, tc.match, tc.miss)
 		})
+	}
+}
+
+// checkConverted runs a converted rule through the real decoders and
+// engine (detect.RunTests) with events that must match and near misses
+// that must not.
+func checkConverted(t *testing.T, r Result, match, miss []string) {
+	t.Helper()
+	if r.Status == Refused {
+		t.Fatalf("refused: %s", r.Reason)
+	}
+	var b strings.Builder
+	b.Write(r.Rule)
+	b.WriteString("tests:\n")
+	for i, e := range match {
+		b.WriteString("  - {name: match " + strconv.Itoa(i) + ", expect: true, event: " + e + "}\n")
+	}
+	for i, e := range miss {
+		b.WriteString("  - {name: near miss " + strconv.Itoa(i) + ", expect: false, event: " + e + "}\n")
+	}
+	rules, errs := detect.Parse(r.FileName(), []byte(b.String()))
+	if len(errs) > 0 {
+		t.Fatalf("%v\n%s", errs, b.String())
+	}
+	for _, res := range detect.RunTests(rules[0], ingest.Decoders(ingest.DefaultSourceConfig)) {
+		if !res.Passed {
+			t.Errorf("%s\n%s", res, r.Rule)
+		}
 	}
 }

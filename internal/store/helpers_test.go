@@ -12,6 +12,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/tripline/tripline/internal/event"
+	"github.com/tripline/tripline/internal/testenv"
 )
 
 // testAddr is the ClickHouse server the tests use: the one
@@ -40,10 +41,7 @@ func requireServer(tb testing.TB) {
 		return
 	}
 	msg := fmt.Sprintf("no ClickHouse server at %s (start one with deploy/clickhouse/ch.sh start, or set TRIPLINE_TEST_CLICKHOUSE=host:port): %v", addr, err)
-	if os.Getenv("CI") != "" {
-		tb.Fatal(msg)
-	}
-	tb.Skip(msg)
+	testenv.SkipOrFail(tb, msg)
 }
 
 // randomDB returns a fresh database name for one test.

@@ -14,6 +14,7 @@ import (
 	"github.com/ClickHouse/clickhouse-go/v2"
 
 	"github.com/tripline/tripline/internal/store"
+	"github.com/tripline/tripline/internal/testenv"
 )
 
 // Addr is the server the tests use: TRIPLINE_TEST_CLICKHOUSE or the
@@ -38,10 +39,7 @@ func Config(tb testing.TB) store.Config {
 	}
 	if err != nil {
 		msg := fmt.Sprintf("no ClickHouse at %s (run deploy/clickhouse/ch.sh start or set TRIPLINE_TEST_CLICKHOUSE): %v", Addr(), err)
-		if os.Getenv("CI") != "" {
-			tb.Fatal(msg)
-		}
-		tb.Skip(msg)
+		testenv.SkipOrFail(tb, msg)
 	}
 	var b [6]byte
 	_, _ = rand.Read(b[:])
