@@ -159,7 +159,7 @@ func TestCaseMatching(t *testing.T) {
 // checkConverted runs a converted rule through the real decoders and
 // engine (detect.RunTests) with events that must match and near misses
 // that must not.
-func checkConverted(t *testing.T, r Result, match, miss []string) {
+func checkConverted(t *testing.T, r *Result, match, miss []string) {
 	t.Helper()
 	if r.Status == Refused {
 		t.Fatalf("refused: %s", r.Reason)
