@@ -126,3 +126,63 @@ func TestUnknownRoleIsRejected(t *testing.T) {
 		t.Fatalf("got %v", err)
 	}
 }
+
+// slowWriter counts the events each store stage writes; the first write
+// of the slow one takes longer than AckWait.
+type slowWriter struct {
+	slow    chan struct{} // closed when the slow write starts; nil: not slow
+	written chan<- int
+}
+
+func (w *slowWriter) InsertEvents(ctx context.Context, evs []event.Event, _ bool) (int, error) {
+	if w.slow != nil {
+		close(w.slow)
+		w.slow = nil
+		select {
+		case <-time.After(bus.AckWait + 3*time.Second):
+		case <-ctx.Done():
+			return 0, ctx.Err()
+		}
+	}
+	w.written <- len(evs)
+	return len(evs), nil
+}
+
+func (w *slowWriter) InsertAlerts(context.Context, []event.Finding, bool) (int, error) { return 0, nil }
+
+// TestSlowInsertKeepsItsMessages: a store stage whose insert takes longer
+// than AckWait keeps its messages (marked in progress while it writes),
+// so a second store stage does not get them and write them again.
+func TestSlowInsertKeepsItsMessages(t *testing.T) {
+	b := bustest.Open(t)
+	log := slog.New(slog.NewTextHandler(io.Discard, nil))
+	written := make(chan int, 10)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan error, 2)
+	run := func(w *slowWriter) {
+		s := &Store{Bus: b, Writer: w, BatchSize: 1000, Flush: 20 * time.Millisecond, Log: log}
+		go func() { done <- s.Run(ctx) }()
+	}
+	started := make(chan struct{})
+	run(&slowWriter{slow: started, written: written})
+	now := time.Now().UTC()
+	if err := b.PublishEvents(t.Context(), "json", []event.Event{{Time: now, IngestedAt: now, Source: "json", EventID: "slow-1", Raw: []byte(`{}`)}}); err != nil {
+		t.Fatal(err)
+	}
+	<-started // the slow stage holds the batch
+	run(&slowWriter{written: written})
+	if n := <-written; n != 1 {
+		t.Fatalf("wrote %d events, want 1", n)
+	}
+	select {
+	case n := <-written:
+		t.Fatalf("the batch was written again (%d events): its messages were delivered again during the slow insert", n)
+	case <-time.After(bus.AckWait):
+	}
+	cancel()
+	for range 2 {
+		if err := <-done; err != nil && !errors.Is(err, context.Canceled) {
+			t.Error(err)
+		}
+	}
+}

@@ -135,12 +135,12 @@ func (b *batcher[T]) flush(ctx context.Context, s *Store, p *pending[T]) {
 		return
 	}
 	// A slow insert must not let AckWait expire on the messages it
-	// holds: another store process would insert them again before this
-	// one commits.
-	for _, m := range p.msgs {
-		_ = m.InProgress()
-	}
+	// holds: they would be delivered again (here or to another store
+	// process) and inserted again before this insert commits. So they
+	// are marked in progress until the write returns, not just once.
+	stop := keepInProgress(p.msgs)
 	n, err := b.write(ctx, p.items, true)
+	stop()
 	if err == nil {
 		for _, m := range p.msgs {
 			_ = m.Ack()
@@ -164,4 +164,31 @@ func (b *batcher[T]) flush(ctx context.Context, s *Store, p *pending[T]) {
 		}
 		_ = m.Ack()
 	}
+}
+
+// keepInProgress tells JetStream now, and then every third of AckWait
+// until stop is called, that msgs are still being worked on.
+func keepInProgress(msgs []jetstream.Msg) (stop func()) {
+	touch := func() {
+		for _, m := range msgs {
+			_ = m.InProgress()
+		}
+	}
+	touch()
+	done := make(chan struct{})
+	ended := make(chan struct{})
+	go func() {
+		defer close(ended)
+		t := time.NewTicker(bus.AckWait / 3)
+		defer t.Stop()
+		for {
+			select {
+			case <-done:
+				return
+			case <-t.C:
+				touch()
+			}
+		}
+	}()
+	return func() { close(done); <-ended }
 }
